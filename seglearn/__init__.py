@@ -1,0 +1,46 @@
+"""seglearn: a course in image segmentation with deep learning.
+
+The package holds what the notebooks in ``chapters/`` use: NumPy reference
+implementations of every formula the course teaches (``ops``, ``losses``,
+``metrics``, ``backprop``, ``optim``), the course data set and loaders
+(``datasets``, ``pipeline``), Keras models and training helpers (``models``,
+``training``), plots and interactive explorers (``viz``, ``widgets``), and the
+instructor's tools (``grading``, ``cli``).
+
+``import seglearn`` is cheap: submodules load on first attribute access, and
+only ``models``, ``training`` and ``pipeline`` import TensorFlow.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "backprop",
+    "cli",
+    "datasets",
+    "grading",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "optim",
+    "pipeline",
+    "training",
+    "viz",
+    "widgets",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name):
+    # PEP 562: load a submodule the first time it is used, so that
+    # ``import seglearn`` never pays for TensorFlow.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
