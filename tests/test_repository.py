@@ -1,0 +1,156 @@
+"""Checks on the repository itself: set-up commands, notebooks, package hygiene."""
+
+import ast
+import importlib
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+# Modules that must stay importable without TensorFlow (STYLE.md: NumPy first).
+NUMPY_MODULES = ["ops", "losses", "metrics", "backprop", "optim", "datasets", "viz", "widgets"]
+
+
+def _load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _source(cell):
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+# --- set-up commands -------------------------------------------------------
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = re.search(r"^TEST_COMMAND='(.+)'$", ci, flags=re.M).group(1)
+    assert command in README, f"README.md must show the test command CI runs: {command}"
+
+
+def test_readme_has_a_command_that_opens_the_course():
+    assert re.search(r"jupyter lab chapters", README), "README.md must show the command that opens the course"
+
+
+def test_readme_lists_every_chapter():
+    missing = [nb.stem for nb in CHAPTERS if nb.name not in README]
+    assert not missing, f"README.md chapter list is missing {missing}"
+
+
+def test_environment_yml_installs_the_package_with_its_test_extra():
+    env = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    assert "python=3.11" in env and '-e ".[test]"' in env
+
+
+# --- notebooks ---------------------------------------------------------------
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 7
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean(path):
+    nb = _load(path)
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info"}, f"{path.name}: extra notebook metadata {set(nb['metadata'])}"
+    assert set(nb["metadata"].get("language_info", {})) <= {"name"}, f"{path.name}: platform details in language_info"
+    for index, cell in enumerate(nb["cells"]):
+        where = f"{path.name} cell {index}"
+        assert set(cell.get("metadata", {})) <= {"seglearn", "tags"}, f"{where}: metadata {cell['metadata']}"
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"{where} has outputs: clear them before committing"
+            assert cell["execution_count"] is None, f"{where} has an execution count"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_notebook_layout(path):
+    cells = _load(path)["cells"]
+    number = path.name[:2]
+    first, last = _source(cells[0]), _source(cells[-1])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# Chapter {number}:"), f"{path.name}: title"
+    assert re.search(r"what you will learn", first, re.I), f"{path.name}: learning goals at the top"
+    assert cells[-1]["cell_type"] == "markdown" and re.search(r"^## Summary", last, re.M), f"{path.name}: summary at the end"
+    assert any(_source(c).startswith("## ") for c in cells if c["cell_type"] == "markdown"), f"{path.name}: ## sections"
+
+
+def _checks(cells):
+    return [c for c in cells if c["cell_type"] == "code" and _source(c).startswith("# CHECK:")]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_exercises_have_solutions_and_checks(path):
+    cells = _load(path)["cells"]
+    number = int(path.name[:2])
+    checks = _checks(cells)
+    needed = 2 if number >= 2 else 0
+    if "faq" in path.name:
+        needed = 1
+    assert len(checks) >= needed, f"{path.name}: {len(checks)} check cells, at least {needed} needed"
+    for cell in checks:
+        meta = cell["metadata"].get("seglearn", {})
+        first = _source(cell).splitlines()[0]
+        match = re.fullmatch(r"# CHECK: (.+) \((\d+) points?\)", first)
+        assert match, f"{path.name}: check header {first!r}"
+        assert meta == {"check": match.group(1), "points": int(match.group(2))}, f"{path.name}: metadata of {first!r}"
+        assert "assert" in _source(cell), f"{path.name}: {first!r} asserts nothing"
+    for cell in cells:
+        src = _source(cell)
+        assert src.count("### BEGIN SOLUTION") == src.count("### END SOLUTION"), f"{path.name}: unbalanced markers"
+
+
+def test_no_helper_is_defined_in_two_notebooks():
+    seen = {}
+    for path in CHAPTERS:
+        for cell in _load(path)["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            src = "\n".join(l for l in _source(cell).splitlines() if not l.lstrip().startswith(("%", "!")))
+            for node in ast.walk(ast.parse(src)):
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    seen.setdefault(node.name, set()).add(path.name)
+    twice = {name: sorted(where) for name, where in seen.items() if len(where) > 1}
+    assert not twice, f"helpers defined in several notebooks (move them to seglearn): {twice}"
+
+
+# --- package -----------------------------------------------------------------
+
+
+def test_import_seglearn_and_numpy_modules_do_not_import_tensorflow():
+    code = (
+        "import sys, seglearn\n"
+        + "".join(f"import seglearn.{m}\n" for m in NUMPY_MODULES)
+        + "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"], "a NumPy module imports TensorFlow or Keras at import time"
+
+
+PUBLIC_MODULES = [
+    m for m in ["ops", "losses", "metrics", "backprop", "optim", "datasets", "pipeline", "viz", "widgets",
+                "models", "training", "grading", "experiments"]
+    if (ROOT / "seglearn" / f"{m}.py").exists()
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_public_functions_have_numpydoc_docstrings(name):
+    module = importlib.import_module(f"seglearn.{name}")
+    assert hasattr(module, "__all__"), f"seglearn.{name} must declare __all__"
+    undocumented = []
+    for attr in module.__all__:
+        obj = getattr(module, attr)
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        takes_args = bool([p for p in inspect.signature(obj).parameters if p != "self"])
+        if not doc or (takes_args and "Parameters" not in doc):
+            undocumented.append(attr)
+    assert not undocumented, f"seglearn.{name}: no numpydoc Parameters section for {undocumented}"
