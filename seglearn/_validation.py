@@ -20,13 +20,18 @@ import numpy as np
 
 __all__ = [
     "check_array",
+    "check_axis",
+    "check_axis_size",
     "check_bool",
     "check_choice",
+    "check_int",
     "check_int_pair",
     "check_labels",
+    "check_padding",
     "check_positive_int",
     "check_real",
     "check_same_shape",
+    "check_window_fits",
     "describe",
 ]
 
@@ -299,3 +304,168 @@ def check_labels(
             f"(found {labels[where]} at index {where_text}). Received: {name}={describe(arr)}"
         )
     return labels
+
+
+def check_int(value, name: str) -> int:
+    """Check that ``value`` is an integer of any sign (bool refused).
+
+    For arguments such as ``ignore_index`` that may be negative (``-1``) or
+    large (``255``).
+
+    Examples
+    --------
+    >>> check_int(255, "ignore_index")
+    255
+    >>> check_int(1.5, "ignore_index")
+    Traceback (most recent call last):
+    ...
+    TypeError: `ignore_index` must be an integer. Received: ignore_index=1.5
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        _fail(name, "must be an integer", value, TypeError)
+    return int(value)
+
+
+def check_axis(axis, ndim: int, name: str = "axis") -> int:
+    """Check an axis index for an array with ``ndim`` dimensions; return it >= 0.
+
+    Examples
+    --------
+    >>> check_axis(-1, 4)
+    3
+    >>> check_axis(4, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: `axis` must be an integer in [-4, 4) for an input with 4 dimensions. Received: axis=4
+    """
+    rule = f"must be an integer in [-{ndim}, {ndim}) for an input with {ndim} dimensions"
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        _fail(name, rule, axis, TypeError)
+    if not -ndim <= axis < ndim:
+        _fail(name, rule, axis)
+    return int(axis) % ndim
+
+
+def check_padding(value, name: str = "padding", *, explicit: bool = True):
+    """Check a padding argument of a convolution or pooling layer.
+
+    Accepts ``"valid"`` or ``"same"`` (any case), and when ``explicit`` is
+    true also an integer ``p >= 0`` or a pair ``(p_h, p_w)``: that many zeros
+    on each side. Returns ``"valid"``, ``"same"`` or a ``(p_h, p_w)`` tuple.
+
+    Examples
+    --------
+    >>> check_padding("SAME")
+    'same'
+    >>> check_padding(1)
+    (1, 1)
+    >>> check_padding("full")
+    Traceback (most recent call last):
+    ...
+    ValueError: `padding` must be 'valid', 'same', an integer >= 0 or a pair of integers >= 0. Received: padding='full'
+    >>> check_padding(1, explicit=False)
+    Traceback (most recent call last):
+    ...
+    TypeError: `padding` must be 'valid' or 'same'. Received: padding=1
+    """
+    rule = (
+        "must be 'valid', 'same', an integer >= 0 or a pair of integers >= 0"
+        if explicit
+        else "must be 'valid' or 'same'"
+    )
+    if isinstance(value, str):
+        key = value.lower()
+        if key not in ("valid", "same"):
+            _fail(name, rule, value)
+        return key
+    if not explicit:
+        _fail(name, rule, value, TypeError)
+
+    def ok(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+    if ok(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(ok(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        _fail(name, rule, value, TypeError)
+    if min(pair) < 0:
+        _fail(name, rule, value)
+    return pair
+
+
+def check_axis_size(arr: np.ndarray, name: str, axis: int, size: int, *, meaning: str = "") -> None:
+    """Refuse an array whose length along ``axis`` is not ``size``.
+
+    ``meaning`` says what the axis is, e.g. ``"C_in, to match x.shape[-1]"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_axis_size(np.zeros((3, 3, 4, 8)), "kernel", 2, 3, meaning="C_in, to match x.shape[-1]")
+    Traceback (most recent call last):
+    ...
+    ValueError: `kernel` must have size 3 along axis 2 (C_in, to match x.shape[-1]), but has 4. Received: kernel=array of shape (3, 3, 4, 8) and dtype float64
+    """
+    got = np.shape(arr)[axis]
+    if got != size:
+        what = f" ({meaning})" if meaning else ""
+        _fail(name, f"must have size {size} along axis {axis}{what}, but has {got}", arr)
+
+
+def check_window_fits(window, size, name: str, value, *, window_text: str = "window",
+                      input_text: str = "input") -> None:
+    """Refuse a sliding window larger than the (padded) input it slides over.
+
+    ``window`` and ``size`` are both integers (one axis) or both (h, w) pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_window_fits((5, 5), (3, 4), "pool_size", 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `pool_size` must not be larger than the input (3x4); its window is 5x5. Received: pool_size=5
+    >>> check_window_fits(7, 5, "kernel_size", 7, input_text="padded input")
+    Traceback (most recent call last):
+    ...
+    ValueError: `kernel_size` must not be larger than the padded input (5); its window is 7. Received: kernel_size=7
+    """
+    window, size = tuple(np.atleast_1d(window)), tuple(np.atleast_1d(size))
+    if any(w > n for w, n in zip(window, size)):
+        dims = "x".join
+        rule = (
+            f"must not be larger than the {input_text} ({dims(map(str, size))}); "
+            f"its {window_text} is {dims(map(str, window))}"
+        )
+        _fail(name, rule, value)
+
+
+def check_directory(path, name: str):
+    """Check that ``path`` names an existing folder; return it as a ``pathlib.Path``.
+
+    A missing path raises ``FileNotFoundError``, a file ``NotADirectoryError``.
+
+    Examples
+    --------
+    >>> check_directory("/no/such/folder", "images_dir")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: `images_dir` must be an existing folder; /no/such/folder does not exist. Received: images_dir='/no/such/folder'
+    """
+    import os
+    from pathlib import Path
+
+    if not isinstance(path, (str, os.PathLike)):
+        _fail(name, "must be a path to a folder (str or pathlib.Path)", path, TypeError)
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"`{name}` must be an existing folder; {folder} does not exist. Received: {name}={describe(path)}"
+        )
+    if not folder.is_dir():
+        raise NotADirectoryError(
+            f"`{name}` must be a folder; {folder} is a file. Received: {name}={describe(path)}"
+        )
+    return folder

@@ -1,0 +1,278 @@
+"""Segmentation metrics on integer label maps, in NumPy.
+
+Everything is computed from one ``C x C`` confusion matrix ``cm`` whose entry
+``cm[t, p]`` counts the pixels of true class ``t`` predicted as class ``p``
+(rows true, columns predicted, as in scikit-learn and Keras). For class ``c``:
+
+- true positives ``TP_c = cm[c, c]``;
+- false positives ``FP_c = sum_t cm[t, c] - TP_c`` (column sum minus diagonal);
+- false negatives ``FN_c = sum_p cm[c, p] - TP_c`` (row sum minus diagonal).
+
+Training code should build the matrix once with :func:`confusion_matrix` (or
+add up the matrices of several batches) and derive every score from it with
+:func:`iou_from_confusion`, :func:`dice_from_confusion` and
+:func:`accuracy_from_confusion`; the label-map functions (:func:`iou_per_class`,
+:func:`mean_iou`, :func:`dice_per_class`, :func:`pixel_accuracy`) are
+shortcuts that do exactly that.
+
+A class that occurs neither in ``y_true`` nor in ``y_pred`` has no IoU or
+Dice score (``0 / 0``): the per-class functions return NaN for it and
+:func:`mean_iou` leaves it out of the mean, as ``keras.metrics.MeanIoU`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_array, check_int, check_labels, check_positive_int, check_same_shape, describe
+
+__all__ = [
+    "accuracy_from_confusion",
+    "confusion_matrix",
+    "dice_from_confusion",
+    "dice_per_class",
+    "iou_from_confusion",
+    "iou_per_class",
+    "mean_iou",
+    "pixel_accuracy",
+]
+
+
+def confusion_matrix(y_true, y_pred, num_classes, ignore_index=None):
+    """Count pixels by (true class, predicted class).
+
+    ``cm[t, p] = #{pixels i : y_true[i] = t and y_pred[i] = p}``, computed with
+    one ``np.bincount`` over ``num_classes * y_true + y_pred``.
+
+    Parameters
+    ----------
+    y_true : int ndarray of shape (N, H, W) (any shape)
+        True class ids in ``[0, num_classes)``, or ``ignore_index``.
+    y_pred : int ndarray, same shape as ``y_true``
+        Predicted class ids in ``[0, num_classes)`` (for example
+        ``np.argmax(scores, axis=-1)``).
+    num_classes : int
+        Number of classes ``C``.
+    ignore_index : int, optional
+        Label of unlabelled pixels in ``y_true`` (for example 255); these
+        pixels are not counted, whatever their prediction. It may also be a
+        class id in ``[0, C)``: pixels of that true class are then skipped (as
+        ``keras.metrics.MeanIoU(ignore_class=...)`` does).
+
+    Returns
+    -------
+    cm : int64 ndarray of shape (C, C)
+        Rows are true classes, columns predicted classes.
+
+    Examples
+    --------
+    A 2x2 map: pixel (0, 0) is class 0 predicted 0; (0, 1) is class 1
+    predicted 0; (1, 0) and (1, 1) are class 1 predicted 1.
+
+    >>> confusion_matrix([[0, 1], [1, 1]], [[0, 0], [1, 1]], num_classes=2)
+    array([[1, 0],
+           [1, 2]])
+    """
+    num_classes = check_positive_int(num_classes, "num_classes")
+    if ignore_index is not None:
+        ignore_index = check_int(ignore_index, "ignore_index")
+    t = check_array(y_true, "y_true", kind="integer")
+    p = check_array(y_pred, "y_pred", kind="integer")
+    check_same_shape(t, "y_true", p, "y_pred")
+    t = check_labels(t, "y_true", num_classes, ignore_index=ignore_index).ravel()
+    p = check_labels(p, "y_pred", num_classes).ravel()
+    if ignore_index is not None:
+        keep = t != ignore_index
+        t, p = t[keep], p[keep]
+    counts = np.bincount(num_classes * t + p, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
+
+
+def _check_confusion(cm) -> np.ndarray:
+    cm = check_array(cm, "cm", ndim=2, layout="(C, C)")
+    if cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+        raise ValueError(f"`cm` must be a non-empty square (C, C) matrix. Received: cm={describe(cm)}")
+    if np.any(cm < 0):
+        raise ValueError(f"`cm` must hold counts >= 0. Received: cm={describe(cm)}")
+    return cm.astype(np.float64)
+
+
+def _ratio(numerator, denominator):
+    """``numerator / denominator`` with NaN where the denominator is 0."""
+    out = np.full(np.shape(numerator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def iou_from_confusion(cm):
+    r"""Intersection over union of each class from a confusion matrix.
+
+    .. math:: \mathrm{IoU}_c = \frac{TP_c}{TP_c + FP_c + FN_c}
+              = \frac{cm_{cc}}{\sum_p cm_{cp} + \sum_t cm_{tc} - cm_{cc}}
+
+    Parameters
+    ----------
+    cm : ndarray of shape (C, C)
+        Confusion matrix, rows true and columns predicted.
+
+    Returns
+    -------
+    ndarray of shape (C,), float64
+        IoU per class; NaN for a class absent from both true and predicted maps.
+
+    Examples
+    --------
+    Class 0: ``TP = 1, FP = 1, FN = 0``, IoU = 1/2; class 1: ``TP = 2, FP = 0,
+    FN = 1``, IoU = 2/3; class 2 never occurs: NaN.
+
+    >>> iou_from_confusion([[1, 0, 0], [1, 2, 0], [0, 0, 0]])
+    array([0.5       , 0.66666667,        nan])
+    """
+    cm = _check_confusion(cm)
+    tp = np.diag(cm)
+    return _ratio(tp, cm.sum(axis=0) + cm.sum(axis=1) - tp)
+
+
+def dice_from_confusion(cm):
+    r"""Dice score (F1) of each class from a confusion matrix.
+
+    .. math:: \mathrm{Dice}_c = \frac{2 TP_c}{2 TP_c + FP_c + FN_c}
+              = \frac{2 \mathrm{IoU}_c}{1 + \mathrm{IoU}_c}
+
+    Parameters
+    ----------
+    cm : ndarray of shape (C, C)
+        Confusion matrix, rows true and columns predicted.
+
+    Returns
+    -------
+    ndarray of shape (C,), float64
+        Dice per class; NaN for a class absent from both true and predicted maps.
+
+    Examples
+    --------
+    Class 0: ``2*1 / (2*1 + 1 + 0) = 2/3``; class 1: ``2*2 / (2*2 + 0 + 1) = 4/5``.
+
+    >>> dice_from_confusion([[1, 0], [1, 2]])
+    array([0.66666667, 0.8       ])
+    """
+    cm = _check_confusion(cm)
+    tp = np.diag(cm)
+    return _ratio(2.0 * tp, cm.sum(axis=0) + cm.sum(axis=1))
+
+
+def accuracy_from_confusion(cm):
+    r"""Fraction of correctly classified pixels, from a confusion matrix.
+
+    .. math:: \mathrm{acc} = \frac{\sum_c cm_{cc}}{\sum_{t,p} cm_{tp}}
+
+    Parameters
+    ----------
+    cm : ndarray of shape (C, C)
+        Confusion matrix, rows true and columns predicted.
+
+    Returns
+    -------
+    float
+        Pixel accuracy in ``[0, 1]``; NaN when the matrix counts no pixel.
+
+    Examples
+    --------
+    Three of the four pixels lie on the diagonal:
+
+    >>> accuracy_from_confusion([[1, 0], [1, 2]])
+    0.75
+    """
+    cm = _check_confusion(cm)
+    return float(_ratio(np.trace(cm), cm.sum()))
+
+
+def iou_per_class(y_true, y_pred, num_classes, ignore_index=None):
+    """IoU of each class between two label maps.
+
+    Shortcut for ``iou_from_confusion(confusion_matrix(...))``; see
+    :func:`confusion_matrix` for the parameters and :func:`iou_from_confusion`
+    for the formula.
+
+    Returns
+    -------
+    ndarray of shape (num_classes,), float64
+        NaN for a class absent from both maps.
+
+    Examples
+    --------
+    >>> iou_per_class([[0, 1], [1, 1]], [[0, 0], [1, 1]], num_classes=3)
+    array([0.5       , 0.66666667,        nan])
+    """
+    return iou_from_confusion(confusion_matrix(y_true, y_pred, num_classes, ignore_index))
+
+
+def mean_iou(y_true, y_pred, num_classes, ignore_index=None):
+    r"""Mean of the per-class IoU over the classes that occur.
+
+    .. math:: \mathrm{mIoU} = \frac{1}{|V|} \sum_{c \in V} \mathrm{IoU}_c
+
+    where ``V`` is the set of classes present in ``y_true`` or ``y_pred``
+    (the others have no IoU and are left out, as ``keras.metrics.MeanIoU``
+    does). The result equals ``keras.metrics.MeanIoU(num_classes)``, up to
+    the ``1e-7`` Keras adds to each denominator ``TP + FP + FN`` (a relative
+    change of at most ``1e-7``). When no pixel is counted at all (every
+    pixel ignored) the mean is NaN, where Keras returns 0.
+
+    Parameters are those of :func:`confusion_matrix`.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    The IoUs are 1/2 and 2/3; class 2 does not occur: ``(1/2 + 2/3) / 2 = 7/12``.
+
+    >>> round(mean_iou([[0, 1], [1, 1]], [[0, 0], [1, 1]], num_classes=3), 6)
+    0.583333
+    """
+    iou = iou_per_class(y_true, y_pred, num_classes, ignore_index)
+    present = ~np.isnan(iou)
+    return float(iou[present].mean()) if present.any() else float("nan")
+
+
+def dice_per_class(y_true, y_pred, num_classes, ignore_index=None):
+    """Dice score of each class between two label maps.
+
+    Shortcut for ``dice_from_confusion(confusion_matrix(...))``; see
+    :func:`confusion_matrix` for the parameters and :func:`dice_from_confusion`
+    for the formula.
+
+    Returns
+    -------
+    ndarray of shape (num_classes,), float64
+        NaN for a class absent from both maps.
+
+    Examples
+    --------
+    >>> dice_per_class([[0, 1], [1, 1]], [[0, 0], [1, 1]], num_classes=2)
+    array([0.66666667, 0.8       ])
+    """
+    return dice_from_confusion(confusion_matrix(y_true, y_pred, num_classes, ignore_index))
+
+
+def pixel_accuracy(y_true, y_pred, num_classes, ignore_index=None):
+    """Fraction of (not ignored) pixels whose predicted class is the true one.
+
+    Shortcut for ``accuracy_from_confusion(confusion_matrix(...))``; see
+    :func:`confusion_matrix` for the parameters.
+
+    Returns
+    -------
+    float
+        NaN when every pixel is ignored.
+
+    Examples
+    --------
+    >>> pixel_accuracy([[0, 1], [1, 1]], [[0, 0], [1, 1]], num_classes=2)
+    0.75
+    >>> pixel_accuracy([[0, 255], [1, 1]], [[0, 0], [1, 1]], 2, ignore_index=255)
+    1.0
+    """
+    return accuracy_from_confusion(confusion_matrix(y_true, y_pred, num_classes, ignore_index))
