@@ -194,6 +194,15 @@ def iou_per_class(y_true, y_pred, num_classes, ignore_index=None):
     :func:`confusion_matrix` for the parameters and :func:`iou_from_confusion`
     for the formula.
 
+    Parameters
+    ----------
+    y_true, y_pred : int ndarray of the same shape, e.g. (N, H, W)
+        True and predicted class ids in ``[0, num_classes)``.
+    num_classes : int
+        Number of classes ``C``.
+    ignore_index : int, optional
+        Label of unlabelled pixels in ``y_true``; they are not counted.
+
     Returns
     -------
     ndarray of shape (num_classes,), float64
@@ -244,6 +253,15 @@ def dice_per_class(y_true, y_pred, num_classes, ignore_index=None):
     :func:`confusion_matrix` for the parameters and :func:`dice_from_confusion`
     for the formula.
 
+    Parameters
+    ----------
+    y_true, y_pred : int ndarray of the same shape, e.g. (N, H, W)
+        True and predicted class ids in ``[0, num_classes)``.
+    num_classes : int
+        Number of classes ``C``.
+    ignore_index : int, optional
+        Label of unlabelled pixels in ``y_true``; they are not counted.
+
     Returns
     -------
     ndarray of shape (num_classes,), float64
@@ -262,6 +280,16 @@ def pixel_accuracy(y_true, y_pred, num_classes, ignore_index=None):
 
     Shortcut for ``accuracy_from_confusion(confusion_matrix(...))``; see
     :func:`confusion_matrix` for the parameters.
+
+
+    Parameters
+    ----------
+    y_true, y_pred : int ndarray of the same shape, e.g. (N, H, W)
+        True and predicted class ids in ``[0, num_classes)``.
+    num_classes : int
+        Number of classes ``C``.
+    ignore_index : int, optional
+        Label of unlabelled pixels in ``y_true``; they are not counted.
 
     Returns
     -------

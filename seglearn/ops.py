@@ -1108,7 +1108,19 @@ def softmax(x, axis=-1):
 
 
 class ReceptiveFieldLayer(NamedTuple):
-    """One row of a :class:`ReceptiveField` table; every number is an (h, w) pair."""
+    """One row of a :class:`ReceptiveField` table; every number is an (h, w) pair.
+
+    Attributes
+    ----------
+    name : str
+        The layer's name (``"conv1"``, ``"pool2"``, ...).
+    kernel_size, strides, dilation_rate : (int, int)
+        The layer's window, step and dilation.
+    jump : (int, int)
+        Distance, in input pixels, between neighbouring outputs of this layer.
+    size : (int, int)
+        Receptive field: input pixels that one output of this layer sees.
+    """
 
     name: str
     kernel_size: tuple[int, int]
@@ -1130,6 +1142,13 @@ class ReceptiveField(tuple):
     A tuple of :class:`ReceptiveFieldLayer` rows, one per layer. ``print`` it
     for a text table; in a notebook it shows as an HTML table; ``size`` and
     ``jump`` give the last row's values; ``pandas.DataFrame(table)`` works.
+
+    Attributes
+    ----------
+    size : (int, int)
+        Receptive field of one output of the whole stack.
+    jump : (int, int)
+        Input pixels between neighbouring outputs of the whole stack.
     """
 
     _columns = ("layer", "kernel", "stride", "dilation", "jump", "receptive field")
