@@ -1,0 +1,376 @@
+"""Tests of seglearn.training: train, evaluate, predict (tiling), save and load."""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seglearn import metrics, models, training
+
+pytestmark = pytest.mark.tf
+
+
+def tiny_unet(size=16, channels=1, num_classes=2, **kwargs):
+    options = dict(depth=1, base_filters=4)
+    options.update(kwargs)
+    return models.unet((size, size, channels), num_classes, **options)
+
+
+def threshold_data(n=8, size=16, seed=0):
+    """Random grey images; class 1 where the pixel is brighter than 0.5."""
+    rng = np.random.default_rng(seed)
+    images = rng.random((n, size, size, 1), dtype=np.float32)
+    return images, (images[..., 0] > 0.5).astype(np.uint8)
+
+
+def label_model(num_classes, channels=None):
+    """A model whose logits are its input: it predicts argmax over the channels.
+
+    A 1x1 convolution with an identity kernel and no bias, so the predictions
+    are fully controlled by the images we feed it.
+    """
+    channels = channels or num_classes
+    inputs = keras.Input((None, None, channels))
+    conv = keras.layers.Conv2D(num_classes, 1, use_bias=False, name="identity")
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([np.eye(channels, num_classes, dtype=np.float32)[None, None]])
+    return model
+
+
+def one_hot_images(labels, num_classes):
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+# ---------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------
+
+
+def test_train_learns_an_easy_problem_and_reports_metrics():
+    keras.utils.set_random_seed(0)
+    images, masks = threshold_data(16)
+    model = tiny_unet()
+    history = training.train(model, (images, masks), (images[:4], masks[:4]), epochs=6,
+                             learning_rate=1e-2, batch_size=8, verbose=0)
+    logs = history.history
+    assert {"loss", "pixel_accuracy", "mean_iou", "val_loss", "val_mean_iou"} <= set(logs)
+    assert len(logs["loss"]) == 6
+    # a thresholding task: six epochs at lr 0.01 cut the loss well below its start
+    assert logs["loss"][-1] < 0.7 * logs["loss"][0]
+
+
+def test_train_restores_the_weights_of_the_best_epoch():
+    keras.utils.set_random_seed(0)
+    images, masks = threshold_data(8)
+    val = threshold_data(4, seed=1)
+    model = tiny_unet(batch_norm=False)
+    # A huge learning rate makes the validation loss jump around; whatever
+    # happens, the final weights must be those of the lowest val_loss.
+    history = training.train(model, (images, masks), val, epochs=5, learning_rate=0.5,
+                             batch_size=8, patience=None, verbose=0)
+    final = model.evaluate(*val, batch_size=8, verbose=0, return_dict=True)["loss"]
+    # float32 loss over 1024 pixels, evaluated twice the same way
+    np.testing.assert_allclose(final, min(history.history["val_loss"]), rtol=1e-5)
+
+
+def test_train_stops_early_after_patience_epochs():
+    keras.utils.set_random_seed(0)
+    images, masks = threshold_data(8)
+    model = tiny_unet(batch_norm=False)
+    # learning rate 1e-9: nothing changes, so the loss never improves by more
+    # than rounding; EarlyStopping's min_delta=0 still counts any decrease, so
+    # use the same fixed batch for validation and expect a stop at epoch 1 + 2.
+    history = training.train(model, (images, masks), (images, masks), epochs=20,
+                             learning_rate=1e-12, batch_size=8, patience=2, verbose=0)
+    assert len(history.history["loss"]) < 20
+
+
+def test_class_weight_becomes_per_pixel_sample_weight():
+    images, masks = threshold_data(8)
+    history = training.train(tiny_unet(), (images, np.ones_like(masks)), epochs=1, batch_size=8,
+                             class_weight={1: 0.0}, verbose=0)
+    # every pixel is class 1 with weight 0: the weighted loss is exactly 0
+    assert history.history["loss"][0] == 0.0
+
+
+def test_train_accepts_a_tf_data_dataset_and_writes_a_checkpoint(tmp_path):
+    images, masks = threshold_data(8)
+    dataset = tf.data.Dataset.from_tensor_slices((images, masks.astype(np.int32))).batch(4)
+    model = tiny_unet()
+    path = tmp_path / "sub" / "best.keras"
+    history = training.train(model, dataset, dataset, epochs=2, checkpoint_path=path,
+                             class_weight=[1.0, 2.0], verbose=0)
+    assert len(history.history["val_loss"]) == 2
+    restored = keras.models.load_model(path, compile=False)
+    assert restored.count_params() == model.count_params()
+    weights_path = tmp_path / "best.weights.h5"
+    training.train(model, (images, masks), epochs=1, checkpoint_path=weights_path, verbose=0)
+    assert weights_path.is_file()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(patience=-1), ValueError, "patience"),
+        (dict(class_weight=[1.0]), ValueError, "class_weight"),
+        (dict(class_weight={2: 1.0}), ValueError, "class_weight"),
+        (dict(class_weight=[1.0, -1.0]), ValueError, "class_weight"),
+        (dict(checkpoint_path="best.h5"), ValueError, "checkpoint_path"),
+        (dict(verbose=3), ValueError, "verbose"),
+    ],
+)
+def test_train_rejects_bad_options(kwargs, error, match):
+    images, masks = threshold_data(2)
+    with pytest.raises(error, match=match):
+        training.train(tiny_unet(), (images, masks), **kwargs)
+
+
+def test_train_rejects_data_that_does_not_fit_the_model():
+    images, masks = threshold_data(2)
+    model = tiny_unet()
+    with pytest.raises(ValueError, match=r"train_data\[1\].*class ids in \[0, 2\)"):
+        training.train(model, (images, masks + 2))
+    with pytest.raises(ValueError, match=r"train_data\[0\].*1 channels"):
+        training.train(model, (np.repeat(images, 3, axis=-1), masks))
+    with pytest.raises(ValueError, match=r"train_data\[0\].*input size 16x16"):
+        training.train(model, threshold_data(2, size=32))
+    with pytest.raises(ValueError, match=r"train_data\[1\].*shape \(N, H, W\)"):
+        training.train(model, (images, masks[:, :8]))
+    with pytest.raises(ValueError, match=r"val_data\[0\].*4 dimensions"):
+        training.train(model, (images, masks), (images[0], masks[0]))
+    with pytest.raises(TypeError, match="train_data"):
+        training.train(model, images)
+    with pytest.raises(ValueError, match="train_data.*pairs"):
+        training.train(model, tf.data.Dataset.from_tensor_slices(images).batch(2))
+    with pytest.raises(TypeError, match="model"):
+        training.train("unet", (images, masks))
+
+
+# ---------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------
+
+
+def test_evaluate_on_a_hand_worked_example():
+    # true  [[0, 1],     predicted  [[0, 0],
+    #        [1, 1]]                 [1, 2]]
+    # cm = [[1, 0, 0], [1, 1, 1], [0, 0, 0]]
+    # IoU: class 0 1/(1+1) = 1/2; class 1 1/(1+0+2) = 1/3; class 2 0/(0+1+0) = 0
+    # Dice: 2/3, 2/4 = 1/2, 0; means over the 3 classes that occur
+    truth = np.array([[[0, 1], [1, 1]]])
+    predicted = np.array([[[0, 0], [1, 2]]])
+    result = training.evaluate(label_model(3), one_hot_images(predicted, 3), truth)
+    np.testing.assert_array_equal(result["confusion_matrix"], [[1, 0, 0], [1, 1, 1], [0, 0, 0]])
+    np.testing.assert_allclose(result["iou"], [1 / 2, 1 / 3, 0])
+    np.testing.assert_allclose(result["dice"], [2 / 3, 1 / 2, 0])
+    assert result["mean_iou"] == pytest.approx((1 / 2 + 1 / 3) / 3)
+    assert result["mean_dice"] == pytest.approx((2 / 3 + 1 / 2) / 3)
+    assert result["pixel_accuracy"] == pytest.approx(2 / 4)
+    assert result["num_pixels"] == 4
+
+
+def test_evaluate_equals_seglearn_metrics_on_controlled_predictions():
+    rng = np.random.default_rng(3)
+    k = 4
+    truth = rng.integers(0, k, (5, 12, 12))
+    predicted = np.where(rng.random(truth.shape) < 0.7, truth, rng.integers(0, k, truth.shape))
+    predicted[predicted == 3] = 2  # class 3 is never predicted
+    result = training.evaluate(label_model(k), one_hot_images(predicted, k), truth, num_classes=k)
+    np.testing.assert_array_equal(result["confusion_matrix"], metrics.confusion_matrix(truth, predicted, k))
+    np.testing.assert_allclose(result["iou"], metrics.iou_per_class(truth, predicted, k))
+    np.testing.assert_allclose(result["dice"], metrics.dice_per_class(truth, predicted, k))
+    assert result["mean_iou"] == pytest.approx(metrics.mean_iou(truth, predicted, k))
+    assert result["pixel_accuracy"] == pytest.approx(metrics.pixel_accuracy(truth, predicted, k))
+    assert result["iou"][3] == 0.0  # present in the truth, never predicted
+
+
+def test_evaluate_leaves_absent_classes_out_and_ignores_pixels():
+    truth = np.array([[[0, 0], [1, 255]]])
+    predicted = np.array([[[0, 0], [1, 1]]])
+    result = training.evaluate(label_model(3), one_hot_images(predicted, 3), truth, ignore_index=255)
+    assert np.isnan(result["iou"][2]) and result["mean_iou"] == 1.0
+    assert result["num_pixels"] == 3
+
+
+def test_evaluate_rejects_mismatches():
+    model = label_model(3)
+    images = one_hot_images(np.zeros((1, 4, 4), int), 3)
+    with pytest.raises(ValueError, match="num_classes=5"):
+        training.evaluate(model, images, np.zeros((1, 4, 4), int), num_classes=5)
+    with pytest.raises(ValueError, match=r"masks.*class ids in \[0, 3\)"):
+        training.evaluate(model, images, np.full((1, 4, 4), 3))
+    with pytest.raises(ValueError, match="masks.*shape"):
+        training.evaluate(model, images, np.zeros((1, 4, 5), int))
+    with pytest.raises(ValueError, match="images.*3 channels"):
+        training.evaluate(model, images[..., :2], np.zeros((1, 4, 4), int))
+
+
+# ---------------------------------------------------------------------------
+# predict and tiling
+# ---------------------------------------------------------------------------
+
+
+def test_predict_shapes_types_and_probabilities():
+    model = tiny_unet(num_classes=3)
+    images, _ = threshold_data(3)
+    labels, probs = training.predict(model, images, return_probabilities=True)
+    assert labels.shape == (3, 16, 16) and labels.dtype == np.uint8
+    assert probs.shape == (3, 16, 16, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-5)  # float32 softmax
+    np.testing.assert_array_equal(labels, probs.argmax(axis=-1))
+    np.testing.assert_array_equal(training.predict(model, images[1]), labels[1])
+
+
+def test_predict_with_controlled_logits():
+    truth = np.random.default_rng(0).integers(0, 3, (2, 10, 14))
+    np.testing.assert_array_equal(training.predict(label_model(3), one_hot_images(truth, 3)), truth)
+    # tiling a model without context changes nothing, whatever the tile
+    tiled = training.predict(label_model(3), one_hot_images(truth, 3), tile_size=(6, 4), overlap=2)
+    np.testing.assert_array_equal(tiled, truth)
+
+
+@pytest.fixture(scope="module")
+def sharp_unets():
+    """The same random U-Net twice: for any size, and fixed at 64x64.
+
+    The logits layer is scaled by 30 so that the probabilities react
+    strongly to any change of the features, which makes seams stand out.
+    """
+    keras.utils.set_random_seed(1)
+    flexible = models.unet((None, None, 1), num_classes=3, depth=2, base_filters=4)
+    kernel, bias = flexible.get_layer("logits").get_weights()
+    flexible.get_layer("logits").set_weights([30 * kernel, bias])
+    fixed = models.unet((64, 64, 1), num_classes=3, depth=2, base_filters=4)
+    fixed.set_weights(flexible.get_weights())
+    return flexible, fixed
+
+
+def test_tiled_prediction_equals_untiled_prediction_in_the_interior(sharp_unets):
+    flexible, _ = sharp_unets
+    image = np.random.default_rng(0).random((1, 96, 128, 1), dtype=np.float32)
+    _, untiled = training.predict(flexible, image, return_probabilities=True)
+    # depth 2: receptive field 44 pixels (radius 22). A margin of 24 (overlap 48),
+    # tile stride 32 and tile origins at multiples of 4 make every kept pixel
+    # see exactly what it sees in the untiled image.
+    _, tiled = training.predict(flexible, image, tile_size=80, overlap=48, return_probabilities=True)
+    interior = (slice(None), slice(24, -24), slice(24, -24))
+    # float32 convolutions on tiles of another size may sum in another order
+    np.testing.assert_allclose(tiled[interior], untiled[interior], atol=1e-5)
+    # near the image border the tiles see reflected image where the untiled
+    # network saw zero padding: different, as expected
+    assert np.abs(tiled - untiled).max() > 1e-3
+
+
+def column_jumps(probs):
+    """Mean absolute change of the probabilities from each column to the next."""
+    return np.abs(np.diff(probs, axis=1)).mean(axis=(0, 2))
+
+
+@pytest.mark.parametrize("overlap, seam_expected", [(None, False), (32, False), (0, True)])
+def test_tiled_prediction_has_no_visible_seam(sharp_unets, overlap, seam_expected):
+    flexible, fixed = sharp_unets
+    # A smooth ramp: the true probability maps change slowly from column to
+    # column, so a jump at a tile border would stand out.
+    yy, xx = np.mgrid[0:160, 0:192] / 192.0
+    image = (0.3 + 0.4 * xx + 0.2 * yy)[None, :, :, None].astype(np.float32)
+    _, untiled = training.predict(flexible, image, return_probabilities=True)
+    # The fixed 64x64 model tiles automatically (default overlap 16).
+    _, tiled = training.predict(fixed, image, overlap=overlap, return_probabilities=True)
+    stride = 64 - (16 if overlap is None else overlap)
+    seams = np.arange(stride, 192, stride) - 1  # jump from column c-1 to c
+    excess = np.abs(column_jumps(tiled[0])[seams] - column_jumps(untiled[0])[seams]).max()
+    # "visible" = more than one grey level (1/255) of a probability map drawn in 8 bits
+    assert (excess > 1 / 255) == seam_expected, excess
+
+
+def test_predict_rejects_bad_tiling():
+    flexible = tiny_unet(num_classes=2)
+    image = np.zeros((1, 32, 32, 1), np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        training.predict(flexible, image, tile_size=16, overlap=3)
+    with pytest.raises(ValueError, match="overlap"):
+        training.predict(flexible, image, tile_size=16, overlap=16)
+    with pytest.raises(ValueError, match="tile_size"):
+        training.predict(flexible, image, tile_size=8)
+    with pytest.raises(ValueError, match="tile_size"):
+        training.predict(flexible, image, tile_size=0)
+    with pytest.raises(ValueError, match="overlap.*tile_size"):
+        training.predict(models.unet((None, None, 1), 2, depth=1, base_filters=2), image, overlap=4)
+    with pytest.raises(ValueError, match="images.*2x2.*tile_size"):
+        training.predict(models.unet((None, None, 1), 2, depth=2, base_filters=2), image[:, :2, :2])
+    with pytest.raises(ValueError, match="images.*4 dimensions"):
+        training.predict(flexible, image[0, 0])
+
+
+# ---------------------------------------------------------------------------
+# save and load
+# ---------------------------------------------------------------------------
+
+
+def test_save_and_load_keep_predictions_and_metadata(tmp_path):
+    model = tiny_unet(channels=3, num_classes=3)
+    images = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
+    path = training.save_model(model, tmp_path / "m" / "model.keras", class_names=["bg", "a", "b"],
+                               normalisation={"mean": [0.5, 0.5, 0.5], "std": 0.25})
+    loaded, info = training.load_model(path)
+    assert info == training.ModelInfo(("bg", "a", "b"), (16, 16), 3, {"mean": [0.5, 0.5, 0.5], "std": 0.25})
+    assert info.num_classes == 3
+    # same weights, same float32 arithmetic
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    # prepare: (x - mean) / std of images scaled to [0, 1]
+    raw = np.array([[[[0, 128, 255]]]], dtype=np.uint8)
+    # float32: 128/255 - 0.5 cancels most digits, so compare with an absolute 1e-6
+    np.testing.assert_allclose(info.prepare(raw), [[[[-2.0, (128 / 255 - 0.5) / 0.25, 2.0]]]], atol=1e-6)
+    # the archive is still an ordinary .keras file
+    assert keras.models.load_model(path, compile=False).count_params() == model.count_params()
+
+
+def test_load_model_validates_the_file(tmp_path):
+    model = tiny_unet(num_classes=2)
+    with pytest.raises(FileNotFoundError, match="path"):
+        training.load_model(tmp_path / "missing.keras")
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(ValueError, match="zip"):
+        training.load_model(tmp_path / "text.keras")
+    plain = tmp_path / "plain.keras"
+    model.save(plain)
+    with pytest.raises(ValueError, match="seglearn.json"):
+        training.load_model(plain)
+    # metadata that lies about the number of classes
+    tampered = tmp_path / "tampered.keras"
+    training.save_model(model, tampered, class_names=["bg", "fg"])
+    with zipfile.ZipFile(tampered) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["seglearn.json"])
+    meta["class_names"] = ["bg", "fg", "other"]
+    members["seglearn.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(tampered, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match="outputs 2 classes but 3 class names"):
+        training.load_model(tampered)
+
+
+def test_save_model_rejects_bad_metadata(tmp_path):
+    model = tiny_unet(num_classes=2)
+    with pytest.raises(ValueError, match="path"):
+        training.save_model(model, tmp_path / "model.h5", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="class_names"):
+        training.save_model(model, tmp_path / "m.keras", class_names=["a", "b", "c"])
+    with pytest.raises(TypeError, match="class_names"):
+        training.save_model(model, tmp_path / "m.keras", class_names="ab")
+    with pytest.raises(ValueError, match="normalisation"):
+        training.save_model(model, tmp_path / "m.keras", class_names=["a", "b"], normalisation={"std": 0})
+    with pytest.raises(ValueError, match="normalisation"):
+        training.save_model(model, tmp_path / "m.keras", class_names=["a", "b"],
+                            normalisation={"mean": 0, "std": 0})
+    flexible = models.unet((None, None, 1), 2, depth=1, base_filters=2)
+    with pytest.raises(ValueError, match="input_size"):
+        training.save_model(flexible, tmp_path / "m.keras", class_names=["a", "b"])
+    assert not (tmp_path / "m.keras").exists()
