@@ -269,7 +269,7 @@ def bench_throughput(quick: bool) -> None:
     steps = 5 if quick else 20
     for name, model in (("unet", models.unet()), ("reference_unet", models.reference_unet())):
         flops = models.count_flops(model)
-        model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        training.compile_for_segmentation(model, keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         batch = training.DEFAULT_BATCH_SIZE
         xb, yb = x[: batch * steps], y[: batch * steps]
         model.fit(xb[:batch], yb[:batch], batch_size=batch, epochs=1, verbose=0)  # trace and warm up

@@ -1294,14 +1294,7 @@ def quick_train(
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         )
-    model.compile(
-        optimizer=_make_optimizer(optimizer, learning_rate, weight_decay),
-        loss=loss_fn,
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-            keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou"),
-        ],
-    )
+    training.compile_for_segmentation(model, _make_optimizer(optimizer, learning_rate, weight_decay), loss_fn)
     start = time.perf_counter()
     history = model.fit(data, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0, **fit_args)
     seconds = time.perf_counter() - start

@@ -62,6 +62,24 @@ def test_train_learns_an_easy_problem_and_reports_metrics():
     assert logs["loss"][-1] < 0.7 * logs["loss"][0]
 
 
+def test_compile_for_segmentation_builds_the_optimizer_before_the_first_step():
+    model = tiny_unet()
+    optimizer = keras.optimizers.Adam(1e-3)
+    assert training.compile_for_segmentation(model, optimizer, "sparse_categorical_crossentropy") is model
+    # Adam's two moments exist for every trainable weight before any training step
+    assert optimizer.built
+    assert len(optimizer.variables) > 2 * len(model.trainable_variables)
+    images, masks = threshold_data(4)
+    logs = model.train_on_batch(images, masks, return_dict=True)
+    assert {"loss", "pixel_accuracy", "mean_iou"} <= set(logs)
+    assert int(optimizer.iterations.numpy()) == 1
+
+
+def test_compile_for_segmentation_rejects_an_optimizer_name():
+    with pytest.raises(TypeError, match="optimizer"):
+        training.compile_for_segmentation(tiny_unet(), "adam", "sparse_categorical_crossentropy")
+
+
 def test_train_restores_the_weights_of_the_best_epoch():
     keras.utils.set_random_seed(0)
     images, masks = threshold_data(8)
