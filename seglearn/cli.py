@@ -54,7 +54,7 @@ _DATA_HELP = (
 
 _TRAIN_EPILOG = """\
 examples:
-  # the course's U-Net on the shapes data set (about a minute on 2 quiet CPU cores)
+  # the course's U-Net on the shapes data set (about two minutes on 2 CPU cores)
   seglearn train --data shapes --out models/unet.keras
 
   # a quick try: 64 images, 1 epoch, a tiny network
