@@ -4,8 +4,9 @@ The package holds what the notebooks in ``chapters/`` use: NumPy reference
 implementations of every formula the course teaches (``ops``, ``losses``,
 ``metrics``, ``backprop``, ``optim``), the course data set and loaders
 (``datasets``, ``pipeline``), Keras models and training helpers (``models``,
-``training``), plots and interactive explorers (``viz``, ``widgets``), and the
-instructor's tools (``grading``, ``cli``).
+``training``), the FAQ chapters' experiment helpers (``experiments``), plots and
+interactive explorers (``viz``, ``widgets``), and the instructor's tools
+(``grading``, ``cli``).
 
 ``import seglearn`` is cheap: submodules load on first attribute access, and
 only ``models``, ``training`` and ``pipeline`` import TensorFlow.
@@ -19,6 +20,7 @@ _SUBMODULES = (
     "backprop",
     "cli",
     "datasets",
+    "experiments",
     "grading",
     "losses",
     "metrics",
