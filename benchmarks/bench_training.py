@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    /work/venv/bin/python benchmarks/bench_training.py            # everything (~10 min)
-    /work/venv/bin/python benchmarks/bench_training.py --quick    # smoke run (~2 min)
-    /work/venv/bin/python benchmarks/bench_training.py --only shapes,throughput
+    .venv/bin/python benchmarks/bench_training.py            # everything (~15 min)
+    .venv/bin/python benchmarks/bench_training.py --quick    # smoke run (~2 min)
+    .venv/bin/python benchmarks/bench_training.py --only shapes,throughput
 
 Sections (each prints its figures next to its target):
 
@@ -19,7 +19,7 @@ Sections (each prints its figures next to its target):
     recipe. Target: default / reference <= 0.5.
 ``nuclei``
     The default U-Net architecture on the 2018 Data Science Bowl nuclei
-    (``/work/shared/data/dsb2018-nuclei`` or ``$SEGLEARN_NUCLEI_DIR``; skipped
+    (``../shared/data/dsb2018-nuclei`` beside the repository, or ``$SEGLEARN_NUCLEI_DIR``; skipped
     when absent): trained on 100 images, tested on the other 20; nucleus Dice
     and IoU and the training time. Target: Dice >= 0.85 within 3 minutes.
 ``throughput``
@@ -113,7 +113,8 @@ def verdict(ok: bool) -> str:
 # ---------------------------------------------------------------------------
 
 
-def bench_shapes(quick: bool) -> None:
+def bench_shapes(args: argparse.Namespace) -> None:
+    quick = args.quick
     print("\n== shapes: default U-Net, default recipe, course data")
     x_train, y_train = datasets.load_shapes("train")
     x_val, y_val = datasets.load_shapes("val")
@@ -151,11 +152,12 @@ def time_to_target(builder, name, data, target, budget):
 
 
 COMPARE_EPOCHS = 60
+COMPARE_BUDGET = 600  # seconds of training per model; --compare-budget changes it
 
 
-def bench_compare(quick: bool) -> None:
+def bench_compare(args: argparse.Namespace) -> None:
     target = 0.85
-    budget = 20 if quick else 600
+    budget = 20 if args.quick else args.compare_budget
     print(f"\n== compare: time to test mean IoU {target}, default U-Net vs reference_unet "
           f"(budget {budget} s each)")
     data = (datasets.load_shapes("train"), datasets.load_shapes("test"))
@@ -186,7 +188,8 @@ def bench_compare(quick: bool) -> None:
     print(f"  {load_text()}")
 
 
-def bench_nuclei(quick: bool) -> None:
+def bench_nuclei(args: argparse.Namespace) -> None:
+    quick = args.quick
     print("\n== nuclei: U-Net on 2018 Data Science Bowl nuclei, 100 train / 20 test")
     if not (NUCLEI_DIR / "images").is_dir():
         print(f"  skipped: {NUCLEI_DIR} not found (set SEGLEARN_NUCLEI_DIR)")
@@ -261,7 +264,8 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def bench_throughput(quick: bool) -> None:
+def bench_throughput(args: argparse.Namespace) -> None:
+    quick = args.quick
     print("\n== throughput: training GFLOP/s vs float32 matmul peak")
     peak_np, peak_tf = matmul_peak()
     print(f"  float32 2048x2048 matmul: NumPy {peak_np:.0f} GFLOP/s, TensorFlow {peak_tf:.0f} GFLOP/s; {load_text()}")
@@ -289,7 +293,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of every section")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections among {', '.join(SECTIONS)}")
+    parser.add_argument("--compare-budget", type=float, default=COMPARE_BUDGET, metavar="SECONDS",
+                        help=f"training seconds per model in the compare section (default {COMPARE_BUDGET})")
     args = parser.parse_args(argv)
+    if args.compare_budget <= 0:
+        parser.error(f"--compare-budget must be > 0 seconds. Received: {args.compare_budget}")
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
@@ -298,7 +306,7 @@ def main(argv=None) -> int:
           f"{os.cpu_count()} CPUs; {load_text()}")
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     for section in chosen:
-        globals()[f"bench_{section}"](args.quick)
+        globals()[f"bench_{section}"](args)
     print(f"\ntotal {time.perf_counter() - start_wall:.0f} s wall, {time.process_time() - start_cpu:.0f} s CPU; "
           f"{load_text()}")
     return 0
