@@ -242,6 +242,16 @@ def compile_for_segmentation(model, optimizer, loss):
     -------
     keras.Model
         ``model``, compiled.
+
+    Examples
+    --------
+    >>> from seglearn.models import unet
+    >>> model = unet(input_shape=(16, 16, 1), num_classes=2, depth=1, base_filters=4)
+    >>> adam = keras.optimizers.Adam(1e-3)
+    >>> loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    >>> model = compile_for_segmentation(model, adam, loss)
+    >>> adam.built, len(adam.variables) > 2 * len(model.trainable_variables)
+    (True, True)
     """
     _, num_classes = _check_model(model)
     if not isinstance(optimizer, keras.optimizers.Optimizer):

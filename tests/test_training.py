@@ -65,7 +65,8 @@ def test_train_learns_an_easy_problem_and_reports_metrics():
 def test_compile_for_segmentation_builds_the_optimizer_before_the_first_step():
     model = tiny_unet()
     optimizer = keras.optimizers.Adam(1e-3)
-    assert training.compile_for_segmentation(model, optimizer, "sparse_categorical_crossentropy") is model
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert training.compile_for_segmentation(model, optimizer, loss) is model
     # Adam's two moments exist for every trainable weight before any training step
     assert optimizer.built
     assert len(optimizer.variables) > 2 * len(model.trainable_variables)
@@ -77,7 +78,7 @@ def test_compile_for_segmentation_builds_the_optimizer_before_the_first_step():
 
 def test_compile_for_segmentation_rejects_an_optimizer_name():
     with pytest.raises(TypeError, match="optimizer"):
-        training.compile_for_segmentation(tiny_unet(), "adam", "sparse_categorical_crossentropy")
+        training.compile_for_segmentation(tiny_unet(), "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
 def test_train_restores_the_weights_of_the_best_epoch():
