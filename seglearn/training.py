@@ -287,11 +287,12 @@ def train(
 ):
     """Compile and fit a segmentation model, keeping the best weights.
 
-    The model is compiled with ``keras.optimizers.Adam`` (step size
-    ``learning_rate``, lowered along a cosine by default), the given ``loss`` (default: sparse categorical cross-entropy on logits,
-    ``L = -mean_i log softmax(z_i)[y_i]`` over all pixels ``i``) and two
-    metrics, ``pixel_accuracy`` and ``mean_iou``; then ``model.fit`` runs for
-    at most ``epochs`` epochs with Keras' progress bar.
+    The model is compiled by :func:`compile_for_segmentation` with
+    ``keras.optimizers.Adam`` (step size ``learning_rate``, lowered along a
+    cosine by default), the given ``loss`` (default: sparse categorical
+    cross-entropy on logits, ``L = -mean_i log softmax(z_i)[y_i]`` over all
+    pixels ``i``) and two metrics, ``pixel_accuracy`` and ``mean_iou``; then
+    ``model.fit`` runs for at most ``epochs`` epochs with Keras' progress bar.
 
     When ``val_data`` is given, the validation loss is computed after every
     epoch; with ``patience`` training stops once it has not improved for
