@@ -27,6 +27,13 @@ cells, but marks them ``xfail``; the grader reads each cell's real outcome
 (a plain ``pytest --nbval`` run reports later passes as XPASS). When the
 kernel dies, the remaining cells fail with "Kernel dead on test start".
 
+A grader whose own machinery fails must not award zeros: :func:`grade` first
+runs a one-cell notebook through the same runner, and stops with
+:class:`GradingEnvironmentError` (naming what is missing) when pytest, nbval,
+ipykernel or seglearn cannot be imported or a kernel cannot start; a
+notebook's run that shows the same (pytest ran no cell, exited with code 2-5,
+or the kernel did not start) stops the grading too, before any score is written.
+
 The module doubles as the small pytest plugin (``-p seglearn.grading``) that
 the grading subprocess loads to log each cell's outcome as JSON lines; its
 hooks do nothing unless ``SEGLEARN_GRADING_LOG`` is set.
@@ -44,11 +51,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import nbformat
@@ -61,6 +69,7 @@ __all__ = [
     "Check",
     "CheckResult",
     "GradeTable",
+    "GradingEnvironmentError",
     "NotebookRelease",
     "PointsTable",
     "ReleaseReport",
@@ -844,6 +853,34 @@ class GradeTable:
         return "\n".join(lines)
 
 
+class GradingEnvironmentError(RuntimeError):
+    """The grader's own machinery does not work, so it cannot score anyone.
+
+    :func:`grade` raises it, before writing any score, when the Python that
+    runs the notebooks cannot import pytest, nbval, ipykernel or seglearn,
+    when a Jupyter kernel cannot start, or when a notebook's pytest run ends
+    in a way that shows the machinery broke (no cell ran, or pytest exited
+    with code 2, 3, 4 or 5: interrupted, internal error, usage error, no
+    tests collected). Scoring such runs would give correct notebooks 0
+    points. The message says what is missing and how to install it, e.g.
+    ``grading needs nbval, which is not installed in /usr/bin/python3: ...``.
+
+    Parameters
+    ----------
+    message : str
+        What does not work and how to fix it.
+    python : str, optional
+        The interpreter that runs the notebooks.
+    missing : tuple of str, default ()
+        The modules it cannot import, e.g. ``("pytest", "nbval")``.
+    """
+
+    def __init__(self, message: str, python: str | None = None, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.python = python
+        self.missing = tuple(missing)
+
+
 @dataclasses.dataclass
 class _Run:
     records: list[dict]
@@ -875,9 +912,9 @@ def _kill_group(pid: int) -> None:
         subprocess.run(["taskkill", "/F", "/T", "/PID", str(pid)], capture_output=True, check=False)
 
 
-def _pytest_command(notebook: Path, workdir: Path, cell_timeout: float) -> list[str]:
+def _pytest_command(notebook: Path, workdir: Path, cell_timeout: float, python: str) -> list[str]:
     return [
-        sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+        python, "-m", "pytest", "--nbval", "--nbval-current-env",
         f"--nbval-cell-timeout={cell_timeout:g}", "-p", "no:cacheprovider", "-p", "seglearn.grading",
         "-c", str(workdir / "pytest.ini"), "--rootdir", str(workdir), "-q", "-rN", notebook.name,
     ]
@@ -908,25 +945,43 @@ def _stop_all_runs() -> None:
         _stop_run(proc, log)
 
 
-def _run_notebook(notebook: Path, cell_timeout: float, notebook_timeout: float) -> _Run:
-    """Run one notebook with nbval in its own pytest process and kernel."""
+def _runner_env(log: Path | None = None) -> dict[str, str]:
+    """The environment of a grading subprocess (and of the preflight's probe)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", _LOG_ENV)}
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
+    if log is not None:
+        env[_LOG_ENV] = str(log)
+    return env
+
+
+def _run_notebook(notebook: Path, cell_timeout: float, notebook_timeout: float, python: str | None = None,
+                  stop: threading.Event | None = None) -> _Run:
+    """Run one notebook with nbval in its own pytest process and kernel.
+
+    ``python`` (default ``sys.executable``) runs pytest; with
+    ``--nbval-current-env`` the kernel runs in the same interpreter. A run
+    that starts after ``stop`` was set is killed at once (the grading was
+    stopped while it started, too late for ``_stop_all_runs`` to see it).
+    """
     notebook = notebook.resolve()  # the subprocess runs in the notebook's folder
     workdir = notebook.parent
     (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # ignore any project config above
     log = notebook.with_suffix(".jsonl")
     log.unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    env.update({_LOG_ENV: str(log), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
+    env = _runner_env(log)
+    command = _pytest_command(notebook, workdir, cell_timeout, python or sys.executable)
     start = time.monotonic()
     with open(notebook.with_suffix(".log"), "w", encoding="utf-8") as out:
         kwargs = ({"start_new_session": True} if os.name == "posix"
                   else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
-        proc = subprocess.Popen(_pytest_command(notebook, workdir, cell_timeout), cwd=workdir, env=env,
+        proc = subprocess.Popen(command, cwd=workdir, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
         with _RUNNING_LOCK:
             _RUNNING[proc.pid] = (proc, log)
         timed_out = False
         try:
+            if stop is not None and stop.is_set():
+                _stop_run(proc, log)
             returncode = proc.wait(timeout=notebook_timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
@@ -941,6 +996,145 @@ def _run_notebook(notebook: Path, cell_timeout: float, notebook_timeout: float) 
     records = _read_log(log)
     kernel = next((r["kernel_pid"] for r in records if "kernel_pid" in r), None)
     return _Run(records, returncode, timed_out, time.monotonic() - start, kernel)
+
+
+# pytest's exit codes that mean it did not (or could not) run the tests:
+# 1 means tests failed, which for a notebook is the student's doing.
+_PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+_GRADER_MODULES = ("pytest", "nbval", "ipykernel", "seglearn.grading")
+_PREFLIGHT_TIMEOUT = 120.0
+# Run by the notebooks' interpreter: which of the grader's modules it cannot import, and why.
+_PROBE = """\
+import importlib, json, sys
+missing = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        absent = isinstance(exc, ModuleNotFoundError) and exc.name in (name, name.split(".")[0])
+        missing[name] = {"absent": absent, "error": f"{type(exc).__name__}: {exc}"}
+print(json.dumps(missing))
+"""
+
+
+class _BrokenRun(Exception):
+    """A notebook's run shows the grader's machinery broke (internal: becomes GradingEnvironmentError)."""
+
+    def __init__(self, problem: str, context: str):
+        super().__init__(problem)
+        self.problem, self.context = problem, context
+
+
+def _log_reason(log: Path) -> str:
+    """The line of a pytest log that says why it stopped, or ""."""
+    try:
+        lines = [_ANSI.sub("", line).strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+    except OSError:
+        return ""
+    lines = [line for line in lines if line]
+    internal = [line.removeprefix("INTERNALERROR>").strip() for line in lines if line.startswith("INTERNALERROR>")]
+    reason = (next((line for line in lines if "No module named" in line), None)
+              or next((line for line in lines if line.startswith("ERROR:")), None)
+              or next((line for line in reversed(internal) if line), None)
+              or (lines[-1] if lines else ""))
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
+def _machinery_failure(run: _Run, log: Path) -> str | None:
+    """Why a run shows that pytest, nbval or the kernel broke; None when its results can be scored.
+
+    A timed-out run is scored (its unfinished checks are the notebook's fault).
+    Otherwise pytest must have run the cells and exited with 0 (all passed)
+    or 1 (some failed), and the kernel must have started: nbval starts it when
+    setting up the first cell, so a failed setup means it did not.
+    """
+    if run.timed_out:
+        return None
+    cells = [r for r in run.records if "cell" in r]
+    if run.returncode in (0, 1) and cells:
+        setup = next((r for r in cells if r.get("when") == "setup" and r.get("outcome") == "failed"), None)
+        return None if setup is None else f"the Jupyter kernel did not start ({setup.get('message', '')})"
+    if run.returncode is not None and run.returncode < 0:
+        problem = f"pytest was killed by signal {-run.returncode}"
+    else:
+        meaning = _PYTEST_EXIT.get(run.returncode)
+        problem = f"pytest exited with code {run.returncode}" + (f" ({meaning})" if meaning else "")
+    if not cells:
+        problem += " without running any cell"
+    reason = _log_reason(log)
+    return problem + (f": {reason}" if reason else "")
+
+
+def _missing_modules(python: str) -> dict[str, dict]:
+    """``{module: {"absent": bool, "error": str}}`` for the grader's modules ``python`` cannot import.
+
+    Runs in an empty folder with the grading subprocess's environment, as the
+    runner does (so a ``seglearn`` importable only from the current folder
+    counts as missing). Empty when the probe itself cannot run.
+    """
+    with tempfile.TemporaryDirectory(prefix="seglearn-grading-probe-") as tmp:
+        try:
+            done = subprocess.run([python, "-c", _PROBE, *_GRADER_MODULES], cwd=tmp, env=_runner_env(),
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                  timeout=_PREFLIGHT_TIMEOUT, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return {}
+    try:
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _course_root() -> str:
+    root = Path(__file__).resolve().parents[1]
+    return str(root) if (root / "pyproject.toml").is_file() else "."
+
+
+def _environment_error(python: str, problem: str, context: str) -> GradingEnvironmentError:
+    """The error to raise for a broken grader: what ``python`` lacks, else ``problem``."""
+    missing = _missing_modules(python)
+    parts = []
+    absent = [m for m in _GRADER_MODULES if m in missing and missing[m].get("absent") and m != "seglearn.grading"]
+    if absent:
+        names = " and ".join([", ".join(absent[:-1]), absent[-1]] if len(absent) > 1 else absent)
+        parts.append(f"grading needs {names}, which {'is' if len(absent) == 1 else 'are'} not installed in "
+                     f"{python}: run `{python} -m pip install {' '.join(absent)}` (the course install, "
+                     f"`{python} -m pip install -e {_course_root()}`, includes the grader)")
+    if missing.get("seglearn.grading", {}).get("absent"):
+        parts.append(f"grading needs seglearn (its pytest plugin seglearn.grading runs in every grading "
+                     f"process), which {python} cannot import outside the course folder: run "
+                     f"`{python} -m pip install -e {_course_root()}`")
+    for module in _GRADER_MODULES:
+        if module in missing and not missing[module].get("absent"):
+            parts.append(f"grading needs {module}, which cannot be imported in {python}: {missing[module].get('error')}")
+    if not parts:
+        parts.append(f"grading cannot run notebooks with {python}: {problem}")
+    return GradingEnvironmentError("; ".join(parts) + f" ({context})", python, tuple(m for m in _GRADER_MODULES
+                                                                                    if m in missing))
+
+
+def _preflight(python: str) -> None:
+    """Run a one-cell notebook through the grading runner; raise GradingEnvironmentError if it does not pass."""
+    context = "checked before grading; no notebook was graded"
+    with tempfile.TemporaryDirectory(prefix="seglearn-grading-check-") as tmp:
+        target = Path(tmp) / "grader_check.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys\nprint(sys.version)")]),
+                       str(target))
+        try:
+            run = _run_notebook(target, _PREFLIGHT_TIMEOUT, _PREFLIGHT_TIMEOUT, python)
+        except OSError as exc:  # no such interpreter, or not executable
+            raise GradingEnvironmentError(
+                f"grading runs the notebooks with python={python!r}, which cannot be started: {exc}", python
+            ) from None
+        problem = _machinery_failure(run, target.with_suffix(".log"))
+        cell = next((r for r in run.records if r.get("cell") == 0), None)
+        if run.timed_out:
+            problem = f"a one-cell notebook did not finish within {_PREFLIGHT_TIMEOUT:g} s (the kernel did not start?)"
+        elif problem is None and (cell is None or cell.get("outcome") != "passed"):
+            problem = f"a one-cell notebook (print(sys.version)) failed: {cell.get('message') if cell else 'not run'}"
+        if problem is not None:
+            raise _environment_error(python, problem, context)
 
 
 def _find_submission(folder: Path, name: str) -> tuple[Path | None, str]:
@@ -999,8 +1193,12 @@ def _prepare(submitted, name: str, reference_checks: list[Check] | None, referen
 
 
 def _grade_notebook(student: str, folder: Path, name: str, reference, workdir: Path,
-                    cell_timeout: float, notebook_timeout: float) -> tuple[list[CheckResult], str]:
-    """Grade one notebook of one student; return the results and a note."""
+                    cell_timeout: float, notebook_timeout: float, python: str | None = None,
+                    stop: threading.Event | None = None) -> tuple[list[CheckResult], str]:
+    """Grade one notebook of one student; return the results and a note.
+
+    Raises ``_BrokenRun`` when the run shows that the grader's machinery broke.
+    """
     ref_checks, ref_nb = reference if reference else (None, None)
 
     def all_fail(checks, reason):
@@ -1026,7 +1224,11 @@ def _grade_notebook(student: str, folder: Path, name: str, reference, workdir: P
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / name
     nbformat.write(nb, str(target))
-    run = _run_notebook(target, cell_timeout, notebook_timeout)
+    run = _run_notebook(target, cell_timeout, notebook_timeout, python, stop)
+    log = target.with_suffix(".log")
+    problem = _machinery_failure(run, log)
+    if problem is not None:
+        raise _BrokenRun(problem, f"found while grading {student}/{name}, see {log}; no scores were written")
     by_cell = {}
     for record in run.records:
         if "cell" in record:
@@ -1034,9 +1236,6 @@ def _grade_notebook(student: str, folder: Path, name: str, reference, workdir: P
     if run.timed_out:
         not_run = f"not run: the notebook exceeded its time limit of {notebook_timeout:g} s"
         note = f"killed after {notebook_timeout:g} s"
-    elif not run.records:
-        not_run = f"not run: pytest exited with code {run.returncode} (see {target.with_suffix('.log').name})"
-        note = not_run
     else:
         not_run = "not run"
         note = ""
@@ -1075,6 +1274,7 @@ def grade(
     *,
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    python=None,
 ) -> GradeTable:
     """Grade a class: run every submitted notebook with nbval and score its checks.
 
@@ -1089,11 +1289,18 @@ def grade(
     after another in that folder, so files one chapter writes are there for
     the next. A check earns its points when its cell runs without error.
 
+    Before it grades anyone, ``grade`` runs a one-cell notebook the same way
+    (a few seconds): if pytest, nbval, ipykernel or seglearn cannot be
+    imported by ``python``, or its kernel does not start, it raises
+    :class:`GradingEnvironmentError` instead of scoring correct notebooks 0.
+
     A notebook that is missing, unreadable, crashes its kernel or hangs costs
     only its own points: a cell over ``cell_timeout`` is interrupted and the
     notebook goes on; a notebook over ``notebook_timeout`` is killed with its
     kernel, and checks that had not run yet score 0. The grader goes on with
-    the next notebook.
+    the next notebook. A run that shows the grader itself broke (pytest ran
+    no cell, exited with code 2-5, or the kernel did not start) is not
+    scored: grading stops with :class:`GradingEnvironmentError`.
 
     Written to ``out_dir``: ``scores.csv`` (one row per student, notebook
     and check), ``totals.csv`` (one row per student), ``scores.md`` (both,
@@ -1121,6 +1328,11 @@ def grade(
         Students graded in parallel (each notebook uses one kernel).
     progress : callable, optional
         Called with one line of text after each notebook.
+    python : str or path, optional
+        The Python interpreter that runs pytest, nbval and the kernels; by
+        default the one running the grader (``sys.executable``). It needs
+        pytest, nbval, ipykernel and seglearn (``pip install -e .`` in the
+        course folder installs them all).
 
     Returns
     -------
@@ -1134,6 +1346,11 @@ def grade(
     ValueError
         For bad timeouts or ``jobs``, no student folders, or a source
         notebook that breaks the check convention.
+    TypeError
+        When ``python`` is not a path.
+    GradingEnvironmentError
+        When the grader's machinery does not work (see above); the message
+        names what is missing. No score file is written.
     """
     submissions_dir, out_dir = Path(submissions_dir), Path(out_dir)
     if not submissions_dir.is_dir():
@@ -1143,6 +1360,17 @@ def grade(
     notebook_timeout = check_real(notebook_timeout, "notebook_timeout", low=0, low_inclusive=False)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"`jobs` must be an integer >= 1. Received: jobs={describe(jobs)}")
+    if python is None:
+        python = sys.executable
+    if not isinstance(python, (str, os.PathLike)):
+        raise TypeError(f"`python` must be the path of a Python interpreter. Received: python={describe(python)}")
+    python = os.fspath(python)
+    if os.path.dirname(python):  # a path, not a name to look up on PATH: the runs start in other folders
+        python = os.path.abspath(python)
+    if not python:
+        raise GradingEnvironmentError(
+            "grading needs a Python interpreter to run the notebooks, and sys.executable is empty: "
+            "pass its path as `python`", python)
     out_resolved = out_dir.resolve()
     students = sorted(
         p for p in submissions_dir.iterdir()
@@ -1169,24 +1397,34 @@ def grade(
                            if not any(part in _SKIP_NAMES for part in p.relative_to(s).parts)})
         references = dict.fromkeys(expected)
 
+    _preflight(python)  # before anything is written: a broken grader must not score anyone
     work = out_dir / "work"
     out_dir.mkdir(parents=True, exist_ok=True)
 
     stop = threading.Event()
 
     def grade_student(folder: Path):
+        try:
+            return grade_one(folder)
+        except BaseException:  # the grader broke (or was stopped): start no other notebook
+            stop.set()
+            raise
+
+    def grade_one(folder: Path):
+        results, notes = [], {}
+        if stop.is_set():
+            return results, notes
         workdir = work / folder.name
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
         if source_dir is not None:
             _copy_assets(source_dir, workdir)
-        results, notes = [], {}
         for name in expected:
             if stop.is_set():
                 break
             rows, note = _grade_notebook(folder.name, folder, name, references[name], workdir,
-                                         cell_timeout, notebook_timeout)
+                                         cell_timeout, notebook_timeout, python, stop)
             results += rows
             if note:
                 notes[(folder.name, name)] = note
@@ -1195,14 +1433,24 @@ def grade(
                 progress(f"{folder.name} / {name}: {got[0]}/{got[1]} points" + (f" ({note})" if note else ""))
         return results, notes
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        try:
-            outcomes = list(pool.map(grade_student, students))
-        except BaseException:  # Ctrl+C or SIGTERM: stop every notebook still running, and their kernels
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            _stop_all_runs()
-            raise
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(grade_student, folder) for folder in students]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+                failed = next((f for f in futures if f.done() and not f.cancelled() and f.exception()), None)
+                if failed is not None:
+                    raise failed.exception()
+            except BaseException:
+                # Ctrl+C, SIGTERM, or one student's grading failed (the grader broke):
+                # stop every notebook still running, and their kernels.
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_all_runs()
+                raise
+    except _BrokenRun as broken:
+        raise _environment_error(python, broken.problem, broken.context) from None
+    outcomes = [f.result() for f in futures]
     table = GradeTable([r for rows, _ in outcomes for r in rows], {k: v for _, n in outcomes for k, v in n.items()},
                        [s.name for s in students])
     table.write_csv(out_dir / "scores.csv")
@@ -1226,6 +1474,10 @@ examples:
 submissions/ holds one folder per student (submissions/alice/02_convolution.ipynb, ...).
 Each notebook runs in its own `python -m pytest --nbval` subprocess and kernel; the scores
 go to report/scores.csv, report/totals.csv and report/scores.md.
+
+Before grading anyone it runs a one-cell notebook the same way; if pytest, nbval or a
+Jupyter kernel does not work it stops with exit status 3, writing no scores, and says
+what to install (`pip install -e .` in the course folder installs the grader).
 """
 
 
@@ -1253,6 +1505,9 @@ def _cmd_grade(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"seglearn grade: error: {exc}", file=sys.stderr)
         return 2
+    except GradingEnvironmentError as exc:  # the grader's machinery is broken: no one was scored
+        print(f"seglearn grade: error: {exc}", file=sys.stderr)
+        return 3
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(table)
@@ -1265,7 +1520,9 @@ def add_subcommands(subparsers) -> None:
     """Register the ``release`` and ``grade`` subcommands of ``seglearn``.
 
     Each sub-parser sets ``func``: the CLI calls ``args.func(args)``, which
-    returns the exit status (0 on success, 2 for a usage error).
+    returns the exit status (0 on success, 2 for a usage error, 3 when
+    ``grade`` finds the grader's own machinery broken: see
+    :class:`GradingEnvironmentError`).
 
     Parameters
     ----------

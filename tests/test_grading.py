@@ -491,6 +491,129 @@ def test_grade_refuses_bad_arguments(tmp_path):
         grade(tmp_path / "subs", tmp_path / "report", jobs=0)
     with pytest.raises(FileNotFoundError, match="source_dir"):
         grade(tmp_path / "subs", tmp_path / "report", source_dir=tmp_path / "nope")
+    with pytest.raises(TypeError, match="python"):
+        grade(tmp_path / "subs", tmp_path / "report", python=3)
+
+
+# --------------------------------------------------------------------------- a broken grader gives no zeros
+def test_the_course_install_includes_the_grader():
+    """`pip install -e .` (the README's course command) must install what `seglearn grade` runs."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]}
+    assert {"pytest", "nbval", "ipykernel", "nbformat"} <= base, f"pyproject.toml's base dependencies: {sorted(base)}"
+    # One place for each pin: the test extra adds test-only tools, it does not repeat the grader.
+    test_extra = {re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower()
+                  for dep in project["optional-dependencies"]["test"]}
+    assert not {"pytest", "nbval"} & test_extra
+    env = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    assert '-e ".[test]"' in env  # the base dependencies, so the grader too
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    instructors = readme[readme.index("## For instructors"):]
+    assert "`pip install -e .`" in instructors and "installs the grader" in instructors
+
+
+POSIX = pytest.mark.skipif(os.name != "posix", reason="the fake interpreter is a shell script")
+
+
+def _python_without(tmp_path, *modules):
+    """A `python` that runs this interpreter but cannot import ``modules``, as if they were not installed."""
+    blocker = tmp_path / "blocker"
+    for module in modules:
+        (blocker / module).mkdir(parents=True)
+        (blocker / module / "__init__.py").write_text(
+            'raise ModuleNotFoundError(f"No module named {__name__!r}", name=__name__)\n')
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nPYTHONPATH="{blocker}" exec "{sys.executable}" "$@"\n')
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def _one_student(tmp_path, *students):
+    for student in students or ("ann",):
+        write(extra(), tmp_path / "subs" / student / "02_extra.ipynb")
+    return tmp_path / "subs"
+
+
+@POSIX
+def test_grade_without_nbval_stops_before_scoring_anyone(tmp_path, monkeypatch):
+    """The README's course install without nbval used to give every correct notebook 0 points."""
+    fake = _python_without(tmp_path, "nbval")
+    monkeypatch.setattr(sys, "executable", fake)  # the interpreter the runner uses by default
+    subs = _one_student(tmp_path)
+    with pytest.raises(grading.GradingEnvironmentError,
+                       match=re.escape(f"grading needs nbval, which is not installed in {fake}: "
+                                       f"run `{fake} -m pip install nbval`")) as info:
+        grade(subs, tmp_path / "report")
+    assert isinstance(info.value, RuntimeError)
+    assert info.value.python == fake and info.value.missing == ("nbval",)
+    assert "no notebook was graded" in str(info.value)
+    assert not (tmp_path / "report").exists(), "a broken grader must write no scores"
+
+
+@POSIX
+def test_cli_grade_with_a_broken_grader_exits_3_and_says_what_to_install(tmp_path, monkeypatch, capsys):
+    fake = _python_without(tmp_path, "pytest", "nbval")
+    monkeypatch.setattr(sys, "executable", fake)
+    args = _parser().parse_args(["grade", str(_one_student(tmp_path)), "--out", str(tmp_path / "report")])
+    assert args.func(args) == 3
+    captured = capsys.readouterr()
+    assert f"seglearn grade: error: grading needs pytest and nbval, which are not installed in {fake}" in captured.err
+    assert f"{fake} -m pip install pytest nbval" in captured.err
+    assert not (tmp_path / "report" / "scores.csv").exists()
+    assert "total" not in captured.out
+
+
+@POSIX
+def test_a_run_that_shows_the_grader_broke_stops_grading(tmp_path, monkeypatch):
+    """Past the preflight, a notebook whose pytest could not run is not scored 0: grading stops."""
+    fake = _python_without(tmp_path, "pytest", "nbval")
+    monkeypatch.setattr(grading, "_preflight", lambda python: None)  # as if it broke after the check
+    subs = _one_student(tmp_path, "ann", "bob")
+    with pytest.raises(grading.GradingEnvironmentError,
+                       match=r"not installed in .* \(found while grading ann/02_extra.ipynb, see .*02_extra.log; "
+                             r"no scores were written\)"):
+        grade(subs, tmp_path / "report", python=fake)
+    assert not (tmp_path / "report" / "scores.csv").exists()
+    assert not (tmp_path / "report" / "work" / "bob").exists(), "grading must stop at the first broken run"
+
+
+def test_grade_stops_when_the_kernel_cannot_start(tmp_path, monkeypatch):
+    # pytest and nbval work, but `python -m ipykernel_launcher` (the kernel) exits at once.
+    (tmp_path / "block").mkdir()
+    (tmp_path / "block" / "ipykernel_launcher.py").write_text("import sys\nsys.exit('no kernel here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "block"))
+    with pytest.raises(grading.GradingEnvironmentError, match="the Jupyter kernel did not start"):
+        grade(_one_student(tmp_path), tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+
+
+def _run(returncode, *records, timed_out=False):
+    return grading._Run(list(records), returncode, timed_out, 1.0)
+
+
+PASSED = {"cell": 0, "when": "call", "outcome": "passed", "message": ""}
+FAILED = {"cell": 1, "when": "call", "outcome": "failed", "message": "AssertionError"}
+
+
+@pytest.mark.parametrize("run, problem", [
+    (_run(0, PASSED), None),
+    (_run(1, PASSED, FAILED), None),  # tests failed: the student's doing, scored
+    (_run(-9, PASSED, timed_out=True), None),  # the notebook's time limit: scored
+    (_run(1), "pytest exited with code 1 without running any cell: the log"),
+    (_run(2, PASSED), "pytest exited with code 2 (interrupted): the log"),
+    (_run(3, PASSED), "pytest exited with code 3 (internal error): the log"),
+    (_run(4), "pytest exited with code 4 (usage error) without running any cell: the log"),
+    (_run(5), "pytest exited with code 5 (no tests collected) without running any cell: the log"),
+    (_run(-9, PASSED), "pytest was killed by signal 9: the log"),
+    (_run(1, {"cell": 0, "when": "setup", "outcome": "failed", "message": "RuntimeError: Kernel died"}),
+     "the Jupyter kernel did not start (RuntimeError: Kernel died)"),
+])
+def test_machinery_failures_are_told_from_failed_checks(tmp_path, run, problem):
+    log = tmp_path / "nb.log"
+    log.write_text("\nthe log\n")
+    assert grading._machinery_failure(run, log) == problem
 
 
 # --------------------------------------------------------------------------- the real chapters
