@@ -64,7 +64,7 @@ MINIMUM_VERSIONS = {
     "python": "3.10",
     "numpy": "1.26",
     "tensorflow": "2.16",
-    "keras": "3.0",
+    "keras": "3.11",
     "matplotlib": "3.8",
     "ipywidgets": "8.1",
     "jupyterlab": "4.1",
