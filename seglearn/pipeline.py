@@ -201,11 +201,13 @@ def make_dataset(
     one_hot=False,
     class_weight=None,
     drop_remainder=False,
+    crop_size=None,
 ):
     """Build a ``tf.data.Dataset`` of ``(images, masks)`` batches from arrays.
 
     Steps: normalise the images (:func:`normalize_images`), pair each with its
-    mask, shuffle (optional, reshuffled every epoch), augment (optional,
+    mask, shuffle (optional, reshuffled every epoch), cut a random window
+    (optional, ``crop_size``, a new place every epoch), augment (optional,
     :func:`augment_pair`), one-hot encode or weight the masks (optional),
     batch, prefetch.
 
@@ -241,6 +243,10 @@ def make_dataset(
         imbalance).
     drop_remainder : bool, default False
         Drop the last, smaller batch.
+    crop_size : int or (int, int), optional
+        Cut one random ``crop_size`` window (the same for image and mask) out
+        of every image, at a new random place each epoch: large images then
+        train at the cost of small ones. At most the images' (H, W).
 
     Returns
     -------
@@ -274,6 +280,13 @@ def make_dataset(
     seed = check_positive_int(seed, "seed", minimum=0)
     one_hot = check_bool(one_hot, "one_hot")
     drop_remainder = check_bool(drop_remainder, "drop_remainder")
+    if crop_size is not None:
+        crop = check_int_pair(crop_size, "crop_size")
+        if crop[0] > x.shape[1] or crop[1] > x.shape[2]:
+            raise ValueError(
+                f"`crop_size` must be at most the images' size {x.shape[1]}x{x.shape[2]}. "
+                f"Received: crop_size={crop_size!r}"
+            )
     options = dict(augment_options or {})
     unknown = set(options) - {"flip", "rotate", "scale", "brightness", "contrast"}
     if unknown:
@@ -306,6 +319,21 @@ def make_dataset(
     ds = tf.data.Dataset.zip((tf.data.Dataset.range(n), ds))  # (index, (image, mask))
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if crop_size is not None:
+        # Its own random stream (seed + 1), so that cropping does not change the augmentation's draws.
+        crops = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True)
+
+        def _crop(item, draw):
+            index, (image, mask) = item
+            element_seed = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), draw]), index)
+            offsets = tf.random.experimental.stateless_split(element_seed, 2)
+            top = tf.random.stateless_uniform([], offsets[0], 0, x.shape[1] - crop[0] + 1, tf.int32)
+            left = tf.random.stateless_uniform([], offsets[1], 0, x.shape[2] - crop[1] + 1, tf.int32)
+            window = (slice(top, top + crop[0]), slice(left, left + crop[1]))
+            image = tf.ensure_shape(image[window], (*crop, x.shape[3]))
+            return index, (image, tf.ensure_shape(mask[window], crop))
+
+        ds = tf.data.Dataset.zip((ds, crops)).map(_crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if augment:
         # One random int64 per element and epoch: same seed -> same stream, new epoch -> new numbers.
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)

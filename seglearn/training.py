@@ -23,7 +23,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import time
 import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +50,16 @@ from seglearn._validation import (  # noqa: E402
 )
 
 __all__ = [
+    "LOSSES",
     "ModelInfo",
-    "compile_for_segmentation",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TrainingRun",
     "evaluate",
     "load_model",
     "predict",
     "save_model",
+    "segmentation_loss",
     "train",
 ]
 
@@ -132,6 +139,280 @@ def _check_pair(images, masks, model, images_name="images", masks_name="masks"):
 
 
 # ---------------------------------------------------------------------------
+# losses and optimiser updates, in TensorFlow ops
+# ---------------------------------------------------------------------------
+
+#: Loss names understood by :func:`segmentation_loss` and :func:`train`.
+LOSSES = ("ce", "dice", "focal", "ce+dice")
+
+#: Optimiser names understood by :func:`train`, with the update each applies.
+OPTIMIZERS = {
+    "sgd": "w <- w - lr g",
+    "momentum": "a <- 0.9 a - lr g; w <- w + a (Keras' SGD(momentum=0.9))",
+    "nesterov": "a <- 0.9 a - lr g; w <- w + 0.9 a - lr g (Keras' SGD(momentum=0.9, nesterov=True))",
+    "rmsprop": "s <- 0.9 s + 0.1 g^2; w <- w - lr g / sqrt(s + 1e-7)",
+    "adam": "Keras' Adam (beta1 0.9, beta2 0.999, epsilon 1e-7)",
+}
+
+SCHEDULES = ("constant", "cosine")
+
+
+def segmentation_loss(name, num_classes, *, gamma=2.0, alpha=0.25, smooth=1.0):
+    """A loss for logits ``(B, H, W, K)`` and sparse labels ``(B, H, W)``, in Keras ops.
+
+    The same formulas as the NumPy references in :mod:`seglearn.losses`:
+
+    - ``"ce"``: sparse categorical cross-entropy on logits,
+      ``l_i = -log softmax(z_i)[y_i]`` per pixel
+      (:func:`seglearn.losses.sparse_categorical_crossentropy`);
+    - ``"focal"``: ``l_i = -alpha (1 - p_{i,y_i})^gamma log p_{i,y_i}`` per
+      pixel (:func:`seglearn.losses.categorical_focal_crossentropy`);
+    - ``"dice"``: ``1 - mean_c D_c`` with the soft Dice score
+      ``D_c = (2 sum_i y_ic p_ic + s) / (sum_i y_ic + sum_i p_ic + s)`` over
+      the whole batch (:func:`seglearn.losses.dice_loss`): every class counts
+      equally, however few pixels it has;
+    - ``"ce+dice"``: the sum of the two.
+
+    ``"ce"`` and ``"focal"`` return one value per pixel, ``(B, H, W)``, which
+    :func:`train` averages (after multiplying by per-pixel class weights);
+    the Dice losses return one number per batch.
+
+    Parameters
+    ----------
+    name : {"ce", "dice", "focal", "ce+dice"}
+    num_classes : int
+        ``K``, to one-hot encode the labels.
+    gamma, alpha : float
+        Focal loss parameters (Keras' defaults).
+    smooth : float
+        Dice smoothing ``s``.
+
+    Returns
+    -------
+    callable
+        ``loss(y_true, logits)``; its ``__name__`` is the loss name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = segmentation_loss("ce", 2)
+    >>> logits = np.zeros((1, 2, 2, 2), dtype=np.float32)
+    >>> per_pixel = np.asarray(loss(np.zeros((1, 2, 2)), logits))
+    >>> per_pixel.shape, bool(np.allclose(per_pixel, np.log(2)))  # log 2 per pixel
+    ((1, 2, 2), True)
+    """
+    name = check_choice(name, "name", LOSSES)
+    num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
+    gamma = check_real(gamma, "gamma", low=0)
+    alpha = check_real(alpha, "alpha", low=0)
+    smooth = check_real(smooth, "smooth", low=0)
+    ops = keras.ops
+
+    def one_hot(y_true):
+        return ops.one_hot(ops.cast(y_true, "int32"), num_classes, dtype="float32")
+
+    def ce(y_true, y_pred):
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+    def focal(y_true, y_pred):
+        return keras.losses.categorical_focal_crossentropy(
+            one_hot(y_true), y_pred, alpha=alpha, gamma=gamma, from_logits=True
+        )
+
+    def dice(y_true, y_pred):
+        y = one_hot(y_true)
+        p = ops.softmax(y_pred, axis=-1)
+        axes = tuple(range(len(y_pred.shape) - 1))
+        intersection = ops.sum(y * p, axis=axes)
+        denominator = ops.sum(y, axis=axes) + ops.sum(p, axis=axes) + smooth
+        return 1.0 - ops.mean((2.0 * intersection + smooth) / denominator)
+
+    def ce_dice(y_true, y_pred):
+        return ops.mean(ce(y_true, y_pred)) + dice(y_true, y_pred)
+
+    loss = {"ce": ce, "focal": focal, "dice": dice, "ce+dice": ce_dice}[name]
+    loss.__name__ = name.replace("+", "_")
+    loss.per_pixel = name in ("ce", "focal")
+    return loss
+
+
+def _mean_loss(loss_fn, y, logits, weights):
+    """The scalar training loss: the mean of per-pixel losses times their weights."""
+    if isinstance(loss_fn, keras.losses.Loss):
+        return loss_fn(y, logits, sample_weight=weights)
+    value = loss_fn(y, logits)
+    if weights is not None:
+        value = value * weights
+    return tf.reduce_mean(value)
+
+
+def _slot_count(optimizer: str) -> int:
+    return {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 2, "adam": 2}[optimizer]
+
+
+def _apply_update(optimizer, variables, grads, slots, lr, step, weight_decay):
+    """One optimiser step with TensorFlow's fused kernels (one op per variable).
+
+    ``slots[i]`` holds variable ``i``'s state (Adam's two moments, the
+    momentum, RMSprop's mean square); ``step`` is the 1-based step number.
+    Decoupled weight decay (AdamW's) shrinks each weight first:
+    ``w <- w - lr * weight_decay * w``.
+    """
+    t = tf.cast(step, tf.float32)
+    for i, (var, grad) in enumerate(zip(variables, grads)):
+        if weight_decay:
+            var.assign_sub(lr * weight_decay * var)
+        if optimizer == "sgd":
+            tf.raw_ops.ResourceApplyGradientDescent(var=var.handle, alpha=lr, delta=grad)
+        elif optimizer in ("momentum", "nesterov"):
+            tf.raw_ops.ResourceApplyKerasMomentum(
+                var=var.handle, accum=slots[i][0].handle, lr=lr, grad=grad, momentum=0.9,
+                use_nesterov=optimizer == "nesterov",
+            )
+        elif optimizer == "rmsprop":
+            tf.raw_ops.ResourceApplyRMSProp(
+                var=var.handle, ms=slots[i][0].handle, mom=slots[i][1].handle, lr=lr, rho=0.9,
+                momentum=0.0, epsilon=1e-7, grad=grad,
+            )
+        else:
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.handle, m=slots[i][0].handle, v=slots[i][1].handle,
+                beta1_power=0.9**t, beta2_power=0.999**t, lr=lr, beta1=0.9, beta2=0.999,
+                epsilon=1e-7, grad=grad,
+            )
+
+
+# ---------------------------------------------------------------------------
+# the engine: one traced step per architecture, shared by every model of it
+# ---------------------------------------------------------------------------
+
+
+def _all_layers(model):
+    """Every layer of ``model``, nested models' layers included, in order."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
+def _tf_variables(variables):
+    """The ``tf.Variable`` behind each Keras variable."""
+    return [v.value if isinstance(getattr(v, "value", None), tf.Variable) else v for v in variables]
+
+
+def _architecture_key(model):
+    """What a traced step depends on: the model's structure, not its names or values.
+
+    Two models built by the same code (``unet()`` twice) get the same key,
+    whatever names Keras gave their layers; the key changes with any layer
+    setting (filters, momentum, trainable, dropout rate, ...) and with the
+    shape, dtype and trainability of any variable.
+    """
+    try:
+        text = json.dumps(model.get_config(), sort_keys=True, default=repr)
+    except (NotImplementedError, TypeError):
+        return ("model", id(model))
+    index = {layer.name: i for i, layer in enumerate(_all_layers(model))}
+    index[model.name] = -1
+    text = re.sub(r'"([^"]*)"', lambda m: f'"#{index[m[1]]}"' if m[1] in index else m[0], text)
+    variables = tuple((tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in model.variables)
+    return (type(model).__name__, text, variables)
+
+
+class _Engine:
+    """The traced training step and forward pass of one architecture.
+
+    Both are ``tf.function`` s that take the variables of the model to train
+    as arguments and run ``template.stateless_call`` on them, so that the
+    graph traced for the first model of an architecture serves every later
+    model of it: training a second, third, ... model of the same shapes costs
+    no tracing at all. Keras' own ``model.fit`` traces a new step (and a new
+    validation and prediction step) for every model.
+    """
+
+    def __init__(self, template):
+        self.template = template
+        self.num_classes = int(template.output_shape[-1])
+        self._steps = {}
+        self.forward = tf.function(self._forward)
+
+    def _forward(self, trainable, non_trainable, images):
+        values = [v.read_value() for v in trainable]
+        logits, _ = self.template.stateless_call(values, [v.read_value() for v in non_trainable], images, training=False)
+        return tf.cast(logits, tf.float32)
+
+    def step(self, optimizer, loss_fn, weighted, weight_decay, loss_key):
+        """The training step for these settings, traced on first use.
+
+        ``loss_key`` identifies the loss: its name for the built-in ones
+        (a new but equal loss function then reuses the step), else the
+        function's ``id``.
+        """
+        key = (optimizer, loss_key, weighted, weight_decay)
+        if key not in self._steps:
+            self._steps[key] = (tf.function(self._make_step(optimizer, loss_fn, weighted, weight_decay)), loss_fn)
+        return self._steps[key][0]
+
+    def _make_step(self, optimizer, loss_fn, weighted, weight_decay):
+        template, k = self.template, self.num_classes
+
+        def step(trainable, non_trainable, slots, counter, lr, images, masks, class_weight):
+            values = [v.read_value() for v in trainable]
+            with tf.GradientTape() as tape:
+                tape.watch(values)
+                logits, updated = template.stateless_call(
+                    values, [v.read_value() for v in non_trainable], images, training=True
+                )
+                logits = tf.cast(logits, tf.float32)
+                weights = tf.gather(class_weight, masks) if weighted else None
+                loss = _mean_loss(loss_fn, masks, logits, weights)
+            grads = tape.gradient(loss, values)
+            for var, value in zip(non_trainable, updated):
+                var.assign(value)
+            _apply_update(optimizer, trainable, grads, slots, lr, counter.assign_add(1), weight_decay)
+            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            cm = tf.math.bincount(tf.reshape(masks * k + predicted, [-1]), minlength=k * k, maxlength=k * k)
+            return loss, cm
+
+        return step
+
+
+_ENGINES: OrderedDict = OrderedDict()
+_MAX_ENGINES = 16
+
+
+def _engine(model) -> _Engine:
+    """The engine of ``model``'s architecture (the last 16 kept)."""
+    key = _architecture_key(model)
+    if key in _ENGINES:
+        _ENGINES.move_to_end(key)
+    else:
+        _ENGINES[key] = _Engine(model)
+        while len(_ENGINES) > _MAX_ENGINES:
+            _ENGINES.popitem(last=False)
+    return _ENGINES[key]
+
+
+def _forward_logits(model, images, batch_size) -> np.ndarray:
+    """Logits of ``images`` (N, H, W, C) in batches of exactly ``batch_size``.
+
+    The last batch is padded with zeros (and the padding's logits dropped) so
+    that one traced graph serves every batch.
+    """
+    engine = _engine(model)
+    trainable = _tf_variables(model.trainable_variables)
+    non_trainable = _tf_variables(model.non_trainable_variables)
+    batch = min(batch_size, len(images))
+    out = []
+    for start in range(0, len(images), batch):
+        chunk = images[start : start + batch]
+        if len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+        out.append(engine.forward(trainable, non_trainable, tf.constant(chunk)).numpy())
+    return np.concatenate(out)[: len(images)]
+
+
+# ---------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------
 
@@ -161,112 +442,215 @@ def _check_dataset(dataset, model, name):
     """Check that a tf.data.Dataset yields (images, masks) batches for ``model``."""
     (_, _, channels), _ = _check_model(model)
     spec = dataset.element_spec
-    if not (isinstance(spec, tuple) and len(spec) in (2, 3)):
+    if not (isinstance(spec, tuple) and len(spec) == 2):
         raise ValueError(
-            f"`{name}` must yield (images, masks) pairs or (images, masks, weights) "
-            f"triples. Received: {name} with element_spec={spec}"
+            f"`{name}` must yield (images, masks) pairs of batches (per-pixel weights come from "
+            f"`class_weight`). Received: {name} with element_spec={spec}"
         )
-    x_spec, y_spec = spec[:2]
+    x_spec, y_spec = spec
     if x_spec.shape.rank != 4 or x_spec.shape[-1] not in (None, channels):
         raise ValueError(
             f"`{name}` must yield batched images of shape (N, H, W, {channels}). "
             f"Received: {name} with image spec {x_spec}"
         )
-    if y_spec.shape.rank not in (3, 4) or (y_spec.shape.rank == 4 and y_spec.shape[-1] != 1):
+    if y_spec.shape.rank != 3:
         raise ValueError(
-            f"`{name}` must yield batched masks of shape (N, H, W). "
-            f"Received: {name} with mask spec {y_spec}"
+            f"`{name}` must yield batched masks of shape (N, H, W). Received: {name} with mask spec {y_spec}"
         )
 
 
-def _as_fit_data(data, model, name, batch_size, weights):
-    """``(x, y, sample_weight)`` arrays or a dataset, ready for ``model.fit``."""
-    if isinstance(data, tf.data.Dataset):
-        _check_dataset(data, model, name)
-        if weights is not None and len(data.element_spec) == 3:
-            raise ValueError(
-                f"`class_weight` cannot be combined with a `{name}` that already yields "
-                "per-pixel weights (images, masks, weights). Received: class_weight given"
-            )
-        if weights is not None:
-            table = tf.constant(weights)
-            data = data.map(
-                lambda x, y: (x, y, tf.gather(table, tf.cast(y, tf.int32))),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
-        return dict(x=data, shuffle=False)  # a dataset shuffles itself (or not)
+def _check_split(data, model, name):
+    """``(images, masks)`` arrays checked against ``model``."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(
             f"`{name}` must be a pair (images, masks) of arrays or a tf.data.Dataset "
             f"of (images, masks) batches. Received: {name}={describe(data)}"
         )
-    images, masks = _check_pair(data[0], data[1], model, f"{name}[0]", f"{name}[1]")
-    _check_fixed_size(images, model, f"{name}[0]")
-    out = dict(x=images, y=masks.astype(np.int32), batch_size=batch_size)
-    if weights is not None:
-        out["sample_weight"] = weights[masks]
-    return out
+    return _check_pair(data[0], data[1], model, f"{name}[0]", f"{name}[1]")
 
 
-def _steps_per_epoch(fit_args) -> int:
-    if "y" in fit_args:
-        return math.ceil(len(fit_args["x"]) / fit_args["batch_size"])
-    steps = int(fit_args["x"].cardinality())
-    if steps < 1:
-        raise ValueError(
-            "`schedule='cosine'` needs a `train_data` dataset of known, finite length "
-            f"(its cardinality is {steps}). Received: schedule='cosine'"
-        )
-    return steps
+class _Batches:
+    """The training batches of one epoch, from arrays or a dataset.
+
+    Arrays are shuffled every epoch by a NumPy generator and cut into batches
+    of exactly ``batch_size`` (the last, smaller one is dropped, so that one
+    traced step serves the whole run; every image is still seen, in another
+    epoch's order). With ``augment`` or ``crop_size`` they go through
+    :func:`seglearn.pipeline.make_dataset` instead.
+    """
+
+    def __init__(self, data, model, *, batch_size, augment, crop_size, seed):
+        self.dataset = None
+        if isinstance(data, tf.data.Dataset):
+            _check_dataset(data, model, "train_data")
+            if augment or crop_size is not None:
+                raise ValueError(
+                    "`augment` and `crop_size` apply to array data; a `train_data` dataset is used as it is. "
+                    f"Received: augment={augment!r}, crop_size={crop_size!r}"
+                )
+            self.dataset, self.steps = data, int(data.cardinality())
+            if self.steps == 0:
+                raise ValueError("`train_data` must yield at least one batch. Received: an empty dataset")
+            self.steps = self.steps if self.steps > 0 else None  # unknown or infinite
+            return
+        images, masks = _check_split(data, model, "train_data")
+        (height, width, _), _ = _check_model(model)
+        if crop_size is not None:
+            crop = check_int_pair(crop_size, "crop_size")
+            if crop[0] > images.shape[1] or crop[1] > images.shape[2]:
+                raise ValueError(
+                    f"`crop_size` must be at most the images' size {images.shape[1]}x{images.shape[2]}. "
+                    f"Received: crop_size={crop_size!r}"
+                )
+        size = check_int_pair(crop_size, "crop_size") if crop_size is not None else images.shape[1:3]
+        if None not in (height, width) and tuple(size) != (height, width):
+            raise ValueError(
+                f"`{'crop_size' if crop_size is not None else 'train_data[0]'}` must give training images of "
+                f"the model's input size {height}x{width}. Received: "
+                + (f"crop_size={crop_size!r}" if crop_size is not None else f"train_data[0]={describe(images)}")
+            )
+        self.batch_size = min(batch_size, len(images))
+        self.steps = len(images) // self.batch_size
+        if augment or crop_size is not None:
+            from seglearn import pipeline
+
+            self.dataset = pipeline.make_dataset(
+                images, masks, self.batch_size, augment=bool(augment), shuffle=True, seed=seed,
+                augment_options=augment if isinstance(augment, Mapping) else None,
+                drop_remainder=True, crop_size=crop_size,
+            )
+        else:
+            self.images, self.masks = tf.constant(images), tf.constant(masks.astype(np.int32))
+            self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        if self.dataset is not None:
+            for images, masks in self.dataset:
+                yield images, tf.cast(masks, tf.int32)
+            return
+        order = self.rng.permutation(len(self.images))
+        for i in range(self.steps):
+            index = tf.constant(order[i * self.batch_size : (i + 1) * self.batch_size])
+            yield tf.gather(self.images, index), tf.gather(self.masks, index)
 
 
-def compile_for_segmentation(model, optimizer, loss):
-    """Compile ``model`` with the course's two metrics and build the optimiser.
+@dataclass
+class TrainingRun:
+    """What :func:`train` returns: the trained model and how it got there.
 
-    The metrics are ``pixel_accuracy`` (``SparseCategoricalAccuracy``) and
-    ``mean_iou`` (``MeanIoU`` over the model's ``K`` output channels, read as
-    logits). The optimiser's slot variables (Adam's two moments per weight)
-    are created here, for the weights trainable now, instead of inside the
-    first training step: otherwise TensorFlow traces that step twice (once
-    creating the variables, once using them), which costs about 3 s per new
-    model on a 2-core CPU, more than a short experiment's training.
-
-    Parameters
+    Attributes
     ----------
     model : keras.Model
-        A segmentation model whose output is ``(N, H, W, K)`` logits.
-    optimizer : keras.optimizers.Optimizer
-    loss : keras loss or callable ``loss(y_true, y_pred)``
-
-    Returns
-    -------
-    keras.Model
-        ``model``, compiled.
-
-    Examples
-    --------
-    >>> from seglearn.models import unet
-    >>> model = unet(input_shape=(16, 16, 1), num_classes=2, depth=1, base_filters=4)
-    >>> adam = keras.optimizers.Adam(1e-3)
-    >>> loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    >>> model = compile_for_segmentation(model, adam, loss)
-    >>> adam.built, len(adam.variables) > 2 * len(model.trainable_variables)
-    (True, True)
+        The trained model (the best epoch's weights with ``restore_best``).
+    history : dict of str to list of float
+        Per epoch: ``loss`` (mean training loss), ``pixel_accuracy`` and
+        ``mean_iou`` (of the training batches' predictions, during the
+        epoch), ``lr`` (the step size at the epoch's end), ``seconds`` (wall
+        time since the start of training) and, with validation data,
+        ``val_loss``, ``val_pixel_accuracy`` and ``val_mean_iou``.
+    val : dict or None
+        :func:`evaluate` on the validation data with the final weights.
+    seconds : float
+        Wall-clock time of the whole training, validation included.
+    first_step_seconds : float
+        Wall-clock time of the first step: the tracing of the step when this
+        architecture had not been trained before in this process (about
+        0 s when it had), plus one step.
+    steps : int
+        Gradient steps taken.
+    images : int
+        Training images (or crops) seen.
+    config : dict
+        The options of the run, for tables.
     """
-    _, num_classes = _check_model(model)
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise TypeError(f"`optimizer` must be a keras.optimizers.Optimizer. Received: optimizer={describe(optimizer)}")
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-            keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou"),
-        ],
-    )
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    return model
+
+    model: object
+    history: dict
+    val: dict | None
+    seconds: float
+    first_step_seconds: float
+    steps: int
+    images: int
+    config: dict = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs run (the last may have been cut by the time budget)."""
+        return len(self.history["loss"])
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch with the lowest monitored loss (``val_loss``, else ``loss``)."""
+        monitored = self.history.get("val_loss") or self.history["loss"]
+        return int(np.nanargmin(monitored)) + 1
+
+
+class _Progress:
+    """One line of progress: epoch, a bar over the whole run, ETA and the latest figures."""
+
+    def __init__(self, verbose, total_steps, time_budget, epochs):
+        self.verbose, self.total, self.budget, self.epochs = verbose, total_steps, time_budget, epochs
+        self.interactive = verbose == 1
+        self._last = 0.0
+
+    def fraction(self, steps, elapsed):
+        parts = []
+        if self.total:
+            parts.append(steps / self.total)
+        if self.budget:
+            parts.append(elapsed / self.budget)
+        return min(1.0, max(parts)) if parts else None
+
+    def _line(self, epoch, steps, elapsed, logs):
+        done = self.fraction(steps, elapsed)
+        of = f"/{self.epochs}" if self.epochs else ""
+        text = f"epoch {epoch}{of}"
+        if done is not None:
+            filled = int(round(20 * done))
+            eta = elapsed / done - elapsed if done > 0 else float("nan")
+            text += f" [{'=' * filled}{'.' * (20 - filled)}] {done:4.0%} {elapsed:.0f} s, ETA {eta:.0f} s"
+        else:
+            text += f" {elapsed:.0f} s"
+        figures = ", ".join(f"{name} {value:.4f}" for name, value in logs.items() if name not in ("seconds", "lr"))
+        return f"{text}: {figures}" if figures else text
+
+    def step(self, epoch, steps, elapsed, logs):
+        if self.interactive and elapsed - self._last >= 0.5:
+            self._last = elapsed
+            print("\r" + self._line(epoch, steps, elapsed, logs), end="", flush=True)
+
+    def epoch_end(self, epoch, steps, elapsed, logs):
+        if self.verbose == 2:
+            print(self._line(epoch, steps, elapsed, logs), flush=True)
+        elif self.interactive:
+            print("\r" + self._line(epoch, steps, elapsed, logs), end="", flush=True)
+
+    def close(self):
+        if self.interactive:
+            print(flush=True)
+
+
+def _validate(model, val, loss_fn, batch_size, tile_size):
+    """Validation loss, pixel accuracy and mean IoU of ``model`` on ``val``."""
+    images, masks = val
+    logits = _predict_logits(model, images, tile_size=tile_size, overlap=None, batch_size=batch_size)
+    loss = float(_mean_loss(loss_fn, tf.constant(masks.astype(np.int32)), tf.constant(logits), None))
+    k = logits.shape[-1]
+    cm = metrics.confusion_matrix(masks, np.argmax(logits, axis=-1), k)
+    return {
+        "val_loss": loss,
+        "val_pixel_accuracy": metrics.accuracy_from_confusion(cm),
+        "val_mean_iou": _mean_present(metrics.iou_from_confusion(cm)),
+    }
+
+
+def _train_logs(losses, cms, k):
+    cm = tf.add_n(cms).numpy().reshape(k, k).astype(np.int64)
+    return {
+        "loss": float(tf.reduce_mean(tf.stack(losses))),
+        "pixel_accuracy": metrics.accuracy_from_confusion(cm),
+        "mean_iou": _mean_present(metrics.iou_from_confusion(cm)),
+    }
 
 
 def train(
@@ -275,85 +659,133 @@ def train(
     val_data=None,
     *,
     epochs=DEFAULT_EPOCHS,
-    learning_rate=DEFAULT_LEARNING_RATE,
+    time_budget=None,
     batch_size=DEFAULT_BATCH_SIZE,
+    learning_rate=DEFAULT_LEARNING_RATE,
     schedule="cosine",
-    loss=None,
+    optimizer="adam",
+    weight_decay=0.0,
+    loss="ce",
     class_weight=None,
-    patience=DEFAULT_PATIENCE,
+    augment=False,
+    crop_size=None,
+    bn_momentum=None,
+    patience=None,
+    restore_best=True,
+    seed=0,
     checkpoint_path=None,
     callbacks=(),
     verbose="auto",
 ):
-    """Compile and fit a segmentation model, keeping the best weights.
+    """Train a segmentation model: the course's one training loop.
 
-    The model is compiled by :func:`compile_for_segmentation` with
-    ``keras.optimizers.Adam`` (step size ``learning_rate``, lowered along a
-    cosine by default), the given ``loss`` (default: sparse categorical
-    cross-entropy on logits, ``L = -mean_i log softmax(z_i)[y_i]`` over all
-    pixels ``i``) and two metrics, ``pixel_accuracy`` and ``mean_iou``; then
-    ``model.fit`` runs for at most ``epochs`` epochs with Keras' progress bar.
+    Every chapter, the FAQ experiments, the capstone, the command line and
+    the benchmarks train with this function. Each step computes the mean
+    per-pixel loss ``L = 1/N sum_i w_{y_i} l_i`` of a batch (``l_i`` the loss
+    of pixel ``i``, ``w`` the class weights, 1 by default), its gradient by
+    backpropagation (``tf.GradientTape``) and one optimiser update of every
+    trainable weight. After every epoch the validation data are scored; at
+    the end the weights of the epoch with the lowest validation loss are
+    restored (``restore_best``).
 
-    When ``val_data`` is given, the validation loss is computed after every
-    epoch; with ``patience`` training stops once it has not improved for
-    ``patience`` epochs, and in any case the weights of the epoch with the
-    lowest validation loss are restored at the end (without ``val_data`` the
-    training loss is monitored instead). With ``checkpoint_path`` the best
-    model is also written to disk whenever the monitored loss improves.
+    What makes it fast on a CPU:
+
+    - the step is traced once per *architecture*, not per model: it takes the
+      model's variables as arguments (``model.stateless_call``), so that a
+      second model of the same shapes (another seed, another learning rate,
+      another optimiser of the same kind) starts training at once;
+    - optimiser updates use TensorFlow's fused kernels (one op per weight);
+    - batches are cut to one size, so nothing is traced twice;
+    - validation and :func:`predict` reuse one traced forward pass.
 
     Parameters
     ----------
-    model : keras.Model
-        Maps ``(N, H, W, C)`` images to ``(N, H, W, K)`` logits.
+    model : keras.Model or callable
+        Maps ``(N, H, W, C)`` images to ``(N, H, W, K)`` logits; or a function
+        with no arguments that builds such a model, called after
+        ``keras.utils.set_random_seed(seed)`` so that the initial weights
+        depend on ``seed`` only.
     train_data : (images, masks) or tf.data.Dataset
-        Arrays of shape ``(N, H, W, C)`` (float) and ``(N, H, W)`` (class ids in
-        ``[0, K)``), or a dataset of such batches (for example
-        ``seglearn.pipeline.make_dataset(..., augment=True)``), which is then
-        used as is (``batch_size`` does not apply); a dataset may also yield
-        per-pixel weights as a third element (``make_dataset(class_weight=...)``).
+        Arrays of shape ``(N, H, W, C)`` (float) and ``(N, H, W)`` (class ids
+        in ``[0, K)``), shuffled every epoch; or a dataset of such batches,
+        used as it is.
     val_data : (images, masks) or tf.data.Dataset, optional
-        Validation data of the same kind.
-    epochs : int
-        Maximum number of passes over ``train_data``.
-    learning_rate : float
-        Adam's step size, > 0 (the initial one with ``schedule="cosine"``).
+        Validation arrays (or a finite dataset of batches, read once into
+        arrays), scored after every epoch (images larger than a fixed-size
+        model's input are tiled, as by :func:`predict`).
+    epochs : int or None
+        Passes over ``train_data``; None trains until ``time_budget``.
+    time_budget : float, optional
+        Seconds of wall time, > 0: training stops once they are spent (the
+        current epoch is cut short and validated), and the cosine schedule
+        runs over them. Results then depend on the machine's speed.
     batch_size : int
-        Images per gradient step for array data.
+        Images per step (array data).
+    learning_rate : float
+        The optimiser's step size ``lr`` > 0 (the initial one with ``schedule="cosine"``).
     schedule : {"constant", "cosine"}
-        ``"cosine"`` lowers the step size from ``learning_rate`` to 0 along a
-        half cosine over the ``epochs * steps_per_epoch`` steps,
-        ``lr_t = learning_rate * (1 + cos(pi t / T)) / 2``, which settles the
-        weights at the end of a short training.
-    loss : keras loss, optional
-        Replaces the default ``SparseCategoricalCrossentropy(from_logits=True)``.
+        ``"cosine"`` lowers the step size along a half cosine,
+        ``lr_t = lr (1 + cos(pi p)) / 2``, where ``p`` in ``[0, 1]`` is the
+        fraction of the run done (of the ``epochs`` steps, or of the
+        ``time_budget``, whichever is further).
+    optimizer : {"sgd", "momentum", "nesterov", "rmsprop", "adam"}
+        The update rule; see ``OPTIMIZERS``.
+    weight_decay : float >= 0
+        Decoupled weight decay: each step first shrinks every weight by
+        ``lr * weight_decay`` times itself (AdamW with ``"adam"``).
+    loss : {"ce", "dice", "focal", "ce+dice"} or callable
+        See :func:`segmentation_loss`; a callable ``loss(y_true, logits)``
+        returns per-pixel losses or one number; a ``keras.losses.Loss`` gets
+        the class weights as ``sample_weight``.
     class_weight : sequence of K floats or dict {class id: weight}, optional
-        Per-class weights; each pixel's loss is multiplied by the weight of
-        its true class (missing dict entries weigh 1). Keras' own
-        ``class_weight`` does not apply to per-pixel targets, so this becomes a
-        per-pixel ``sample_weight``.
-    patience : int or None
-        Epochs without improvement before stopping; None never stops early
-        (the best weights are still restored).
+        Each pixel's loss is multiplied by the weight of its true class
+        (missing dict entries weigh 1). Not with a Dice loss, which has no
+        per-pixel terms.
+    augment : bool or dict
+        Random flips, 90-degree turns, zoom, brightness and contrast
+        (:func:`seglearn.pipeline.augment_pair`; a dict gives its options).
+    crop_size : int or (int, int), optional
+        Train on one random window of this size per image and epoch (for
+        images larger than the model's fixed input; at most the images' size).
+    bn_momentum : float in [0, 1), optional
+        Momentum ``m`` of every batch-normalisation layer's moving statistics
+        (``mu <- m mu + (1 - m) mu_batch``), set before training. Keras'
+        default 0.99 needs several hundred steps to forget its initial
+        statistics (``0.99^128 = 0.28`` of them remain after 128 steps); 0.9
+        follows the weights within about 20 steps.
+    patience : int, optional
+        Stop once the monitored loss (``val_loss``, else ``loss``) has not
+        improved for ``patience`` epochs.
+    restore_best : bool
+        Restore the weights of the epoch with the lowest monitored loss at the
+        end; False keeps the last epoch's (to show overfitting).
+    seed : int >= 0
+        Seeds the model's construction (when ``model`` is a function), the
+        order of the batches, the crops and the augmentation.
     checkpoint_path : str or Path, optional
-        Where to save the best model: a ``.keras`` file (whole model) or a
-        ``.weights.h5`` file (weights only).
+        Save the best model whenever the monitored loss improves: a
+        ``.keras`` file (whole model) or a ``.weights.h5`` file (weights).
     callbacks : sequence of keras.callbacks.Callback
-        Extra callbacks passed to ``model.fit``.
+        Their epoch hooks (``on_train_begin``, ``on_epoch_begin``,
+        ``on_epoch_end`` with this epoch's figures, ``on_train_end``) are
+        called; setting ``model.stop_training = True`` stops training.
     verbose : "auto", 0, 1 or 2
-        Keras' verbosity: 1 shows a progress bar, 2 one line per epoch, 0 nothing.
+        1 shows a progress bar with the ETA, 2 one line per epoch, 0 nothing;
+        "auto" means 1.
 
     The defaults (``DEFAULT_EPOCHS``, ``DEFAULT_LEARNING_RATE``,
-    ``DEFAULT_BATCH_SIZE``, cosine schedule) are the recipe that
+    ``DEFAULT_BATCH_SIZE``, cosine schedule, Adam) are the recipe that
     ``benchmarks/bench_training.py`` measures for the default
-    :func:`seglearn.models.unet` on the shapes data set. Measured on a 2-core
-    CPU: 30 epochs in about 130 s to a test mean IoU of about 0.71 (the rare
-    star class about 0.29, the other shapes 0.72-0.78).
+    :func:`seglearn.models.unet` on the shapes data set.
 
     Returns
     -------
-    keras.callbacks.History
-        ``history.history`` maps ``"loss"``, ``"pixel_accuracy"``,
-        ``"mean_iou"`` (and their ``"val_"`` versions) to per-epoch lists.
+    TrainingRun
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad argument, naming it and its value.
 
     Examples
     --------
@@ -362,64 +794,176 @@ def train(
     >>> rng = np.random.default_rng(0)
     >>> images = rng.random((4, 16, 16, 1), dtype=np.float32)
     >>> masks = (images[..., 0] > 0.5).astype(np.uint8)
-    >>> model = unet(input_shape=(16, 16, 1), num_classes=2, depth=1, base_filters=4)
-    >>> history = train(model, (images, masks), epochs=2, verbose=0)
-    >>> len(history.history["loss"])
-    2
+    >>> build = lambda: unet(input_shape=(16, 16, 1), num_classes=2, depth=1, base_filters=4)
+    >>> run = train(build, (images, masks), epochs=2, batch_size=2, verbose=0)
+    >>> run.epochs, run.steps, sorted(run.history)[:3]
+    (2, 4, ['loss', 'lr', 'mean_iou'])
     """
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if not isinstance(model, keras.Model):
+        if not callable(model):
+            raise TypeError(
+                "`model` must be a keras.Model or a function that builds one. "
+                f"Received: model={describe(model)}"
+            )
+        keras.utils.set_random_seed(seed)
+        model = model()
     _, num_classes = _check_model(model)
-    epochs = check_positive_int(epochs, "epochs")
-    learning_rate = check_real(learning_rate, "learning_rate", low=0, low_inclusive=False)
+    if epochs is not None:
+        epochs = check_positive_int(epochs, "epochs")
+    if time_budget is not None:
+        time_budget = check_real(time_budget, "time_budget", low=0, low_inclusive=False)
+    if epochs is None and time_budget is None:
+        raise ValueError("`epochs` or `time_budget` must be given. Received: epochs=None, time_budget=None")
     batch_size = check_positive_int(batch_size, "batch_size")
+    learning_rate = check_real(learning_rate, "learning_rate", low=0, low_inclusive=False)
+    schedule = check_choice(schedule, "schedule", SCHEDULES)
+    if not isinstance(optimizer, str):
+        raise TypeError(
+            f"`optimizer` must be one of {', '.join(repr(o) for o in OPTIMIZERS)}. "
+            f"Received: optimizer={describe(optimizer)}"
+        )
+    optimizer = check_choice(optimizer, "optimizer", tuple(OPTIMIZERS))
+    weight_decay = check_real(weight_decay, "weight_decay", low=0)
+    if isinstance(loss, str):
+        loss_name, loss_fn = check_choice(loss, "loss", LOSSES), None
+    elif callable(loss):
+        loss_name, loss_fn = getattr(loss, "name", None) or getattr(loss, "__name__", "custom"), loss
+    else:
+        raise TypeError(f"`loss` must be a loss name or a callable. Received: loss={describe(loss)}")
+    if not isinstance(augment, Mapping):
+        augment = check_bool(augment, "augment")
+    if bn_momentum is not None:
+        bn_momentum = check_real(bn_momentum, "bn_momentum", low=0, high=1, high_inclusive=False)
     if patience is not None:
         patience = check_positive_int(patience, "patience", minimum=0)
+    restore_best = check_bool(restore_best, "restore_best")
     if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"`verbose` must be one of 'auto', 0, 1, 2. Received: verbose={verbose!r}")
+    verbose = 1 if verbose == "auto" else verbose
     weights = None if class_weight is None else _class_weight_vector(class_weight, num_classes)
-
-    fit_args = _as_fit_data(train_data, model, "train_data", batch_size, weights)
-    if val_data is not None:
-        val = _as_fit_data(val_data, model, "val_data", batch_size, None)
-        fit_args["validation_data"] = val["x"] if "y" not in val else (val["x"], val["y"])
-    monitor = "val_loss" if val_data is not None else "loss"
-
-    # EarlyStopping also when patience is None: it is what restores the best weights.
-    extra = list(callbacks)
-    extra.append(
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            patience=patience if patience is not None else epochs,
-            restore_best_weights=True,
+    if weights is not None and loss_name in ("dice", "ce+dice"):
+        raise ValueError(
+            "`class_weight` does not apply to a Dice loss (it has no per-pixel terms). "
+            f"Received: class_weight={describe(class_weight)} with loss={loss_name!r}"
         )
-    )
+    checkpoint = None
     if checkpoint_path is not None:
-        path = Path(checkpoint_path)
-        if not (path.name.endswith(".keras") or path.name.endswith(".weights.h5")):
+        checkpoint = Path(checkpoint_path)
+        if not (checkpoint.name.endswith(".keras") or checkpoint.name.endswith(".weights.h5")):
             raise ValueError(
                 "`checkpoint_path` must end with '.keras' (whole model) or "
                 f"'.weights.h5' (weights only). Received: checkpoint_path={str(checkpoint_path)!r}"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        extra.append(
-            keras.callbacks.ModelCheckpoint(
-                str(path),
-                monitor=monitor,
-                save_best_only=True,
-                save_weights_only=path.name.endswith(".weights.h5"),
+    batches = _Batches(train_data, model, batch_size=batch_size, augment=augment, crop_size=crop_size, seed=seed)
+    val = None
+    if isinstance(val_data, tf.data.Dataset):
+        _check_dataset(val_data, model, "val_data")
+        if int(val_data.cardinality()) < 0:
+            raise ValueError("`val_data` must be a finite dataset. Received: val_data with unknown or infinite length")
+        batches_of_val = list(val_data.as_numpy_iterator())
+        val_data = (np.concatenate([b[0] for b in batches_of_val]), np.concatenate([b[1] for b in batches_of_val]))
+    if val_data is not None:
+        val = _check_split(val_data, model, "val_data")
+    tile_size = None
+    (height, width, _), _ = _check_model(model)
+    if val is not None and None in (height, width) and crop_size is not None:
+        tile_size = check_int_pair(crop_size, "crop_size")
+    loss_key = ("builtin", loss_name) if loss_fn is None else ("callable", id(loss_fn))
+    if loss_fn is None:
+        loss_fn = segmentation_loss(loss_name, num_classes)
+
+    if bn_momentum is not None:
+        for layer in _all_layers(model):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = bn_momentum
+    engine = _engine(model)
+    step_fn = engine.step(optimizer, loss_fn, weights is not None, weight_decay, loss_key)
+    trainable = _tf_variables(model.trainable_variables)
+    non_trainable = _tf_variables(model.non_trainable_variables)
+    slots = [[tf.Variable(tf.zeros_like(v), trainable=False) for _ in range(_slot_count(optimizer))] for v in trainable]
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False)
+    class_weight_tensor = tf.constant(weights if weights is not None else np.ones(num_classes, np.float32))
+
+    total_steps = epochs * batches.steps if (epochs and batches.steps) else None
+    progress = _Progress(verbose, total_steps, time_budget, epochs)
+    callback_list = keras.callbacks.CallbackList(list(callbacks), model=model)
+    model.stop_training = False
+    history: dict = {}
+    best, best_weights, waited = float("inf"), None, 0
+    steps = images_seen = 0
+    first_step = None
+    start = time.perf_counter()
+    callback_list.on_train_begin()
+    epoch = 0
+    out_of_time = False
+    while (epochs is None or epoch < epochs) and not out_of_time and not model.stop_training:
+        callback_list.on_epoch_begin(epoch)
+        losses, cms = [], []
+        for images, masks in batches:
+            elapsed = time.perf_counter() - start
+            fraction = progress.fraction(steps, elapsed) if schedule == "cosine" else 0.0
+            lr = learning_rate * (1 + math.cos(math.pi * fraction)) / 2 if schedule == "cosine" else learning_rate
+            loss_value, cm = step_fn(trainable, non_trainable, slots, counter, tf.constant(lr, tf.float32),
+                                     images, masks, class_weight_tensor)
+            losses.append(loss_value)
+            cms.append(cm)
+            steps += 1
+            images_seen += int(images.shape[0])
+            if first_step is None:
+                loss_value.numpy()
+                first_step = time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            if time_budget is not None and elapsed >= time_budget:
+                out_of_time = True
+                break
+            progress.step(epoch + 1, steps, elapsed, {})
+        if not losses:
+            raise ValueError("`train_data` yielded no batch in an epoch. Received: an empty train_data")
+        logs = _train_logs(losses, cms, num_classes)
+        if not np.isfinite(logs["loss"]):
+            raise FloatingPointError(
+                f"the training loss became {logs['loss']} in epoch {epoch + 1}: lower `learning_rate` "
+                f"(Received: learning_rate={learning_rate})"
             )
-        )
-
-    schedule = check_choice(schedule, "schedule", ("constant", "cosine"))
-    if schedule == "cosine":
-        steps = epochs * _steps_per_epoch(fit_args)
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
-    compile_for_segmentation(
-        model,
-        keras.optimizers.Adam(learning_rate),
-        loss if loss is not None else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        if val is not None:
+            logs.update(_validate(model, val, loss_fn, max(batch_size, 16), tile_size))
+        logs["lr"] = lr
+        logs["seconds"] = time.perf_counter() - start
+        for name, value in logs.items():
+            history.setdefault(name, []).append(float(value))
+        monitored = logs["val_loss" if val is not None else "loss"]
+        if monitored < best:
+            best, waited = monitored, 0
+            if restore_best:
+                best_weights = [v.numpy() for v in model.variables]
+            if checkpoint is not None:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                if checkpoint.name.endswith(".weights.h5"):
+                    model.save_weights(checkpoint)
+                else:
+                    model.save(checkpoint)
+        else:
+            waited += 1
+            if patience is not None and waited >= max(patience, 1):
+                model.stop_training = True
+        progress.epoch_end(epoch + 1, steps, logs["seconds"], logs)
+        callback_list.on_epoch_end(epoch, logs)
+        epoch += 1
+    progress.close()
+    if restore_best and best_weights is not None:
+        for variable, value in zip(model.variables, best_weights):
+            variable.assign(value)
+    seconds = time.perf_counter() - start
+    callback_list.on_train_end()
+    config = dict(
+        optimizer=optimizer, learning_rate=learning_rate, schedule=schedule, weight_decay=weight_decay,
+        loss=loss_name, class_weight=None if weights is None else weights.tolist(), augment=augment,
+        crop_size=crop_size, bn_momentum=bn_momentum, patience=patience, restore_best=restore_best,
+        epochs=epochs, time_budget=time_budget, batch_size=batch_size, seed=seed,
     )
-    return model.fit(epochs=epochs, callbacks=extra, verbose=verbose, **fit_args)
-
+    scores = evaluate(model, val[0], val[1], tile_size=tile_size) if val is not None else None
+    return TrainingRun(model, history, scores, seconds, first_step, steps, images_seen, config)
 
 # ---------------------------------------------------------------------------
 # predict
@@ -455,10 +999,44 @@ def _tiled_logits(model, image, tile, overlap, batch_size):
     tiles = np.stack(
         [padded[i * sh : i * sh + th, j * sw : j * sw + tw] for i in range(ny) for j in range(nx)]
     )
-    logits = np.asarray(model.predict(tiles, batch_size=batch_size, verbose=0))
+    logits = _forward_logits(model, tiles, batch_size)
     k = logits.shape[-1]
     centres = logits.reshape(ny, nx, th, tw, k)[:, :, mh : mh + sh, mw : mw + sw]
     return centres.transpose(0, 2, 1, 3, 4).reshape(ny * sh, nx * sw, k)[:height, :width]
+
+
+def _predict_logits(model, images, *, tile_size, overlap, batch_size) -> np.ndarray:
+    """Logits (N, H, W, K) of checked images (N, H, W, C); tiles them when needed (see :func:`predict`)."""
+    (height, width, _), _ = _check_model(model)
+    fixed = None not in (height, width)
+
+    if tile_size is None and fixed and images.shape[1:3] != (height, width):
+        tile_size = (height, width)
+    if tile_size is None:
+        if overlap is not None:
+            raise ValueError(
+                "`overlap` needs `tile_size` (or a model whose fixed input size "
+                f"differs from the images'). Received: overlap={overlap}, tile_size=None"
+            )
+        try:
+            logits = _forward_logits(model, images, batch_size)
+        except (ValueError, tf.errors.InvalidArgumentError) as exc:
+            raise ValueError(
+                f"`images` of size {images.shape[1]}x{images.shape[2]} do not fit the model "
+                f"(a U-Net of depth d needs sizes divisible by 2**d); pass tile_size=. "
+                f"Keras said: {str(exc).splitlines()[0]}"
+            ) from None
+    else:
+        tile, overlap = _check_tiling(tile_size, overlap)
+        if fixed and tile != (height, width):
+            raise ValueError(
+                f"`tile_size` must equal the model's fixed input size ({height}, {width}). "
+                f"Received: tile_size={tile_size}"
+            )
+        logits = np.stack(
+            [_tiled_logits(model, image, tile, overlap, batch_size) for image in images]
+        )
+    return logits
 
 
 def predict(
@@ -536,34 +1114,7 @@ def predict(
     images = _check_images(images[None] if single else images, model)
     batch_size = check_positive_int(batch_size, "batch_size")
     return_probabilities = check_bool(return_probabilities, "return_probabilities")
-    fixed = None not in (height, width)
-
-    if tile_size is None and fixed and images.shape[1:3] != (height, width):
-        tile_size = (height, width)
-    if tile_size is None:
-        if overlap is not None:
-            raise ValueError(
-                "`overlap` needs `tile_size` (or a model whose fixed input size "
-                f"differs from the images'). Received: overlap={overlap}, tile_size=None"
-            )
-        try:
-            logits = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
-        except ValueError as exc:
-            raise ValueError(
-                f"`images` of size {images.shape[1]}x{images.shape[2]} do not fit the model "
-                f"(a U-Net of depth d needs sizes divisible by 2**d); pass tile_size=. "
-                f"Keras said: {str(exc).splitlines()[0]}"
-            ) from None
-    else:
-        tile, overlap = _check_tiling(tile_size, overlap)
-        if fixed and tile != (height, width):
-            raise ValueError(
-                f"`tile_size` must equal the model's fixed input size ({height}, {width}). "
-                f"Received: tile_size={tile_size}"
-            )
-        logits = np.stack(
-            [_tiled_logits(model, image, tile, overlap, batch_size) for image in images]
-        )
+    logits = _predict_logits(model, images, tile_size=tile_size, overlap=overlap, batch_size=batch_size)
     labels = np.argmax(logits, axis=-1).astype(np.uint8)
     if single:
         labels, logits = labels[0], logits[0]

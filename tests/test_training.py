@@ -62,23 +62,111 @@ def test_train_learns_an_easy_problem_and_reports_metrics():
     assert logs["loss"][-1] < 0.7 * logs["loss"][0]
 
 
-def test_compile_for_segmentation_builds_the_optimizer_before_the_first_step():
-    model = tiny_unet()
-    optimizer = keras.optimizers.Adam(1e-3)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    assert training.compile_for_segmentation(model, optimizer, loss) is model
-    # Adam's two moments exist for every trainable weight before any training step
-    assert optimizer.built
-    assert len(optimizer.variables) > 2 * len(model.trainable_variables)
+def test_a_second_model_of_the_same_architecture_reuses_the_traced_step():
+    images, masks = threshold_data(8)
+    first = training.train(lambda: tiny_unet(base_filters=3), (images, masks), epochs=1, batch_size=4, verbose=0)
+    before = [w.copy() for w in first.model.get_weights()]
+    engine = training._engine(first.model)
+    (step, _), = engine._steps.values()
+    assert step.experimental_get_tracing_count() == 1
+    second = training.train(lambda: tiny_unet(base_filters=3), (images, masks), epochs=2, batch_size=4,
+                            seed=1, verbose=0)
+    assert training._engine(second.model) is engine
+    assert step.experimental_get_tracing_count() == 1, "the second model must not trace the step again"
+    # the step trained the second model's variables, not the first model's (the traced template)
+    assert all(np.array_equal(a, b) for a, b in zip(before, first.model.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(before, second.model.get_weights()))
+    # another setting of a layer is another architecture
+    other = training.train(lambda: tiny_unet(base_filters=3), (images, masks), epochs=1, batch_size=4,
+                           bn_momentum=0.5, verbose=0)
+    assert training._engine(other.model) is not engine
+
+
+@pytest.mark.parametrize(
+    "name, keras_optimizer",
+    [
+        ("sgd", lambda lr: keras.optimizers.SGD(lr)),
+        ("momentum", lambda lr: keras.optimizers.SGD(lr, momentum=0.9)),
+        ("nesterov", lambda lr: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)),
+        ("adam", lambda lr: keras.optimizers.Adam(lr)),
+        ("rmsprop", lambda lr: keras.optimizers.RMSprop(lr)),
+    ],
+)
+def test_each_optimizer_takes_the_same_steps_as_keras(name, keras_optimizer):
     images, masks = threshold_data(4)
-    logs = model.train_on_batch(images, masks, return_dict=True)
-    assert {"loss", "pixel_accuracy", "mean_iou"} <= set(logs)
-    assert int(optimizer.iterations.numpy()) == 1
+    keras.utils.set_random_seed(0)
+    ours = tiny_unet(batch_norm=False)
+    theirs = keras.models.clone_model(ours)
+    theirs.set_weights(ours.get_weights())
+    training.train(ours, (images, masks), epochs=3, batch_size=4, learning_rate=1e-2, schedule="constant",
+                   optimizer=name, restore_best=False, verbose=0)
+    theirs.compile(keras_optimizer(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    theirs.fit(images, masks.astype(np.int32), batch_size=4, epochs=3, shuffle=False, verbose=0)
+    # RMSprop: TensorFlow's kernel adds epsilon under the square root, Keras outside it
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 if name != "rmsprop" else 1e-4)
 
 
-def test_compile_for_segmentation_rejects_an_optimizer_name():
-    with pytest.raises(TypeError, match="optimizer"):
-        training.compile_for_segmentation(tiny_unet(), "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+def test_weight_decay_shrinks_the_weights_as_adamw():
+    images, masks = threshold_data(4)
+    keras.utils.set_random_seed(0)
+    ours = tiny_unet(batch_norm=False)
+    theirs = keras.models.clone_model(ours)
+    theirs.set_weights(ours.get_weights())
+    training.train(ours, (images, masks), epochs=2, batch_size=4, learning_rate=1e-2, schedule="constant",
+                   weight_decay=0.1, restore_best=False, verbose=0)
+    theirs.compile(keras.optimizers.AdamW(1e-2, weight_decay=0.1),
+                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    theirs.fit(images, masks.astype(np.int32), batch_size=4, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_batch_norm_trains_like_keras_batch_norm():
+    images, masks = threshold_data(8)
+    keras.utils.set_random_seed(0)
+    fused = tiny_unet()
+    plain = keras.models.clone_model(
+        fused,
+        clone_function=lambda layer: keras.layers.BatchNormalization.from_config(layer.get_config())
+        if isinstance(layer, models.FusedBatchNormalization) else layer.__class__.from_config(layer.get_config()),
+    )
+    plain.set_weights(fused.get_weights())
+    assert not any(isinstance(layer, models.FusedBatchNormalization) for layer in plain.layers)
+    for model in (fused, plain):
+        training.train(model, (images, masks), epochs=2, batch_size=4, learning_rate=1e-2, verbose=0,
+                       restore_best=False)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_time_budget_stops_training_and_sets_the_schedule():
+    images, masks = threshold_data(8)
+    run = training.train(tiny_unet(), (images, masks), epochs=None, time_budget=1.5, batch_size=2, verbose=0)
+    assert run.epochs >= 1
+    assert 1.5 <= run.seconds < 1.5 + 5, "training stops at the budget (plus the last validation)"
+    assert run.history["lr"][-1] < training.DEFAULT_LEARNING_RATE / 2, "the cosine runs over the budget"
+
+
+def test_crop_size_trains_on_random_windows_of_larger_images():
+    images, masks = threshold_data(4, size=32)
+    run = training.train(tiny_unet(size=16), (images, masks), (images, masks), epochs=2, batch_size=2,
+                         crop_size=16, verbose=0)
+    assert run.images == 2 * 4
+    assert run.val["num_pixels"] == 4 * 32 * 32, "validation tiles the whole images"
+    with pytest.raises(ValueError, match=r"`crop_size` must be at most the images' size 32x32. Received: crop_size=40"):
+        training.train(tiny_unet(size=None), (images, masks), epochs=1, crop_size=40)
+    with pytest.raises(ValueError, match=r"crop_size.*input size 16x16. Received: crop_size=8"):
+        training.train(tiny_unet(size=16), (images, masks), epochs=1, crop_size=8)
+
+
+def test_progress_shows_an_eta_and_one_line_per_epoch(capsys):
+    images, masks = threshold_data(4)
+    training.train(tiny_unet(), (images, masks), epochs=2, batch_size=2, verbose=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("epoch 1/2 [") and "ETA" in lines[0] and "loss" in lines[0]
+    assert "100%" in lines[1]
 
 
 def test_train_restores_the_weights_of_the_best_epoch():
@@ -90,7 +178,8 @@ def test_train_restores_the_weights_of_the_best_epoch():
     # happens, the final weights must be those of the lowest val_loss.
     history = training.train(model, (images, masks), val, epochs=5, learning_rate=0.5,
                              batch_size=8, patience=None, verbose=0)
-    final = model.evaluate(*val, batch_size=8, verbose=0, return_dict=True)["loss"]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    final = float(loss(val[1], model(val[0], training=False)))
     # float32 loss over 1024 pixels, evaluated twice the same way
     np.testing.assert_allclose(final, min(history.history["val_loss"]), rtol=1e-5)
 
@@ -141,6 +230,15 @@ def test_train_accepts_a_tf_data_dataset_and_writes_a_checkpoint(tmp_path):
         (dict(class_weight={2: 1.0}), ValueError, "class_weight"),
         (dict(class_weight=[1.0, -1.0]), ValueError, "class_weight"),
         (dict(checkpoint_path="best.h5"), ValueError, "checkpoint_path"),
+        (dict(time_budget=0), ValueError, r"`time_budget` must be a finite number > 0. Received: time_budget=0"),
+        (dict(epochs=None), ValueError, r"`epochs` or `time_budget` must be given"),
+        (dict(optimizer="lbfgs"), ValueError, r"`optimizer` must be one of 'sgd'.*Received: optimizer='lbfgs'"),
+        (dict(optimizer=keras.optimizers.Adam()), TypeError, r"`optimizer` must be one of"),
+        (dict(loss="hinge"), ValueError, r"`loss` must be one of"),
+        (dict(loss="dice", class_weight=[1.0, 2.0]), ValueError, r"does not apply to a Dice loss"),
+        (dict(bn_momentum=1.0), ValueError, r"bn_momentum"),
+        (dict(seed=-1), ValueError, r"seed"),
+        (dict(augment="yes"), TypeError, r"augment"),
         (dict(verbose=3), ValueError, "verbose"),
     ],
 )
