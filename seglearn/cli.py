@@ -25,7 +25,6 @@ import math
 import os
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -63,6 +62,14 @@ examples:
   # your own folder, images resized to 128x128, 20% kept for validation
   seglearn train --data my_data/ --image-size 128 --augment --out models/mine.keras
 
+  # large images: train on random 128x128 crops for at most 4 minutes
+  seglearn train --data nuclei/ --crop-size 128 --time-budget 240 --out models/nuclei.keras
+
+Training shows a progress bar with the time left (ETA). With --time-budget the
+learning-rate schedule runs over the budget and training stops when it is spent.
+Folder images larger than 128x128 train on random 128x128 crops by default
+(--crop-size); validation and 'predict' segment whole images tile by tile.
+
 The model is saved as one .keras file that also records the class names, the
 input size and the normalisation, so that 'evaluate' and 'predict' need nothing else."""
 
@@ -95,10 +102,13 @@ TRAIN_DEFAULTS = {
     "epochs": 30,
     "learning_rate": 3e-3,
     "batch_size": 8,
-    "patience": 10,
+    "patience": None,
     "depth": 3,
     "base_filters": 8,
 }
+
+#: Folder images larger than this train on random crops of this size by default.
+DEFAULT_CROP_SIZE = 128
 
 
 class UsageError(Exception):
@@ -195,6 +205,21 @@ def _build_model(args, input_shape, num_classes):
     )
 
 
+def _crop_size(args, images) -> int | None:
+    """The crop side for ``--data`` images: --crop-size, else a default for large folder images."""
+    height, width = images.shape[1:3]
+    if args.crop_size is not None:
+        if args.crop_size > min(height, width):
+            raise UsageError(
+                f"--crop-size: {args.crop_size} is larger than the images ({height}x{width}); "
+                f"choose at most {min(height, width)}"
+            )
+        return None if (args.crop_size, args.crop_size) == (height, width) else args.crop_size
+    if args.data != "shapes" and min(height, width) > DEFAULT_CROP_SIZE:
+        return DEFAULT_CROP_SIZE
+    return None
+
+
 def _cmd_train(args) -> int:
     out = Path(args.out)
     if out.suffix != ".keras":
@@ -204,50 +229,47 @@ def _cmd_train(args) -> int:
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
 
-    import keras
-
     from seglearn import training
 
-    keras.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_val, y_val), class_names = _train_val(args)
+    crop = _crop_size(args, x_train)
+    size = (crop, crop) if crop is not None else x_train.shape[1:3]
     divisor = 16 if args.model == "reference" else 2**args.depth
-    if x_train.shape[1] % divisor or x_train.shape[2] % divisor:
+    if size[0] % divisor or size[1] % divisor:
+        option = "--crop-size" if crop is not None else "--image-size"
         raise UsageError(
-            f"--data: the images are {x_train.shape[1]}x{x_train.shape[2]}, but the {args.model} model needs "
-            f"sizes divisible by {divisor}; pass --image-size (for example {divisor * max(1, x_train.shape[1] // divisor)})"
+            f"--data: the training images are {size[0]}x{size[1]}, but the {args.model} model needs "
+            f"sizes divisible by {divisor}; pass {option} (for example {divisor * max(1, size[0] // divisor)})"
         )
-    model = _build_model(args, x_train.shape[1:], len(class_names))
-    train_data = (x_train, y_train)
-    if args.augment:
-        from seglearn import pipeline
-
-        train_data = pipeline.make_dataset(
-            x_train, y_train, batch_size=args.batch_size, augment=True, shuffle=True, seed=args.seed
-        )
+    epochs = args.epochs if args.epochs is not None else (None if args.time_budget else TRAIN_DEFAULTS["epochs"])
+    seconds = f"at most {args.time_budget:g} s" if args.time_budget else f"{epochs} epochs"
     if not args.quiet:
+        cropped = f", random {crop}x{crop} crops" if crop is not None else ""
         print(
-            f"training {args.model} ({model.count_params():,} parameters) on {len(x_train)} images "
-            f"of {x_train.shape[1]}x{x_train.shape[2]}, validating on {len(x_val)}; "
-            f"classes: {', '.join(class_names)}",
+            f"training {args.model} on {len(x_train)} images of {x_train.shape[1]}x{x_train.shape[2]}{cropped}, "
+            f"validating on {len(x_val)}; {seconds}; classes: {', '.join(class_names)}",
             flush=True,
         )
-    start = time.perf_counter()
-    history = training.train(
-        model,
-        train_data,
+    run = training.train(
+        lambda: _build_model(args, (*size, x_train.shape[3]), len(class_names)),
+        (x_train, y_train),
         (x_val, y_val),
-        epochs=args.epochs,
+        epochs=epochs,
+        time_budget=args.time_budget,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         patience=args.patience,
-        verbose=0 if args.quiet else "auto",
+        augment=args.augment,
+        crop_size=crop,
+        seed=args.seed,
+        verbose=0 if args.quiet else 1,
     )
-    seconds = time.perf_counter() - start
-    training.save_model(model, out, class_names=class_names)
-    scores = training.evaluate(model, x_val, y_val)
+    training.save_model(run.model, out, class_names=class_names)
+    scores = run.val
     print(
-        f"trained {len(history.history['loss'])} epochs in {seconds:.0f} s; validation mean IoU "
-        f"{scores['mean_iou']:.3f}, pixel accuracy {scores['pixel_accuracy']:.3f}; saved {out}"
+        f"trained {run.epochs} epochs ({run.images:,} images) in {run.seconds:.0f} s; best epoch {run.best_epoch}; "
+        f"validation mean IoU {scores['mean_iou']:.3f}, mean Dice {scores['mean_dice']:.3f}, "
+        f"pixel accuracy {scores['pixel_accuracy']:.3f}; saved {out}"
     )
     return 0
 
@@ -399,8 +421,8 @@ def _add_train(subparsers) -> None:
         help="train a segmentation model and save it",
         description=textwrap.dedent("""\
             Train a segmentation network (by default the course's U-Net) on --data and save
-            it to --out. Training stops early when the validation loss has not improved for
-            --patience epochs, and the weights of the best epoch are kept."""),
+            it to --out. The weights of the epoch with the best validation loss are kept;
+            with --patience training stops early when it has not improved for that many epochs."""),
         epilog=_TRAIN_EPILOG,
         formatter_class=_RAW,
     )
@@ -410,14 +432,20 @@ def _add_train(subparsers) -> None:
                    help="architecture: the course's U-Net (default), a fully convolutional network "
                         "without skip connections, or the Keras example's U-Net")
     d = TRAIN_DEFAULTS
-    p.add_argument("--epochs", type=_positive_int, default=d["epochs"],
-                   help=f"maximum passes over the data (default {d['epochs']})")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"passes over the data (default {d['epochs']}, or until --time-budget when that is given)")
+    p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
+                   help="stop training after SECONDS of wall time; the learning-rate schedule runs over them")
+    p.add_argument("--crop-size", type=_positive_int, metavar="N",
+                   help=f"train on random N x N crops (default: {DEFAULT_CROP_SIZE} for folder images larger "
+                        f"than {DEFAULT_CROP_SIZE}x{DEFAULT_CROP_SIZE}, else whole images)")
     p.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
                    help=f"images per step (default {d['batch_size']})")
     p.add_argument("--learning-rate", type=_positive_float, default=d["learning_rate"],
                    help=f"Adam's initial step size, lowered to 0 along a cosine (default {d['learning_rate']:g})")
     p.add_argument("--patience", type=_positive_int, default=d["patience"],
-                   help=f"epochs without improvement before stopping (default {d['patience']})")
+                   help="stop after this many epochs without a better validation loss (default: never); "
+                        "the best epoch's weights are kept in any case")
     p.add_argument("--depth", type=_positive_int, default=d["depth"],
                    help=f"poolings of the U-Net/FCN; image sizes must be divisible by 2**depth (default {d['depth']})")
     p.add_argument("--base-filters", type=_positive_int, default=d["base_filters"],

@@ -92,8 +92,8 @@ def test_train_defaults_are_the_library_defaults():
         "base_filters": unet["base_filters"].default,
     }
     args = cli.build_parser().parse_args(["train", "--data", "shapes", "--out", "m.keras"])
-    assert (args.epochs, args.batch_size, args.depth) == (train["epochs"].default, train["batch_size"].default,
-                                                         unet["depth"].default)
+    # --epochs stays None on the command line: the default, or until --time-budget when that is given
+    assert (args.epochs, args.batch_size, args.depth) == (None, train["batch_size"].default, unet["depth"].default)
 
 
 def test_no_command_prints_help_and_fails(capsys):
@@ -241,3 +241,55 @@ def test_installed_console_script(tmp_path):
     ]
     help_run = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert help_run.returncode == 0 and "examples:" in help_run.stdout
+
+
+# ---------------------------------------------------------------------------
+# train: crops, time budget, progress
+# ---------------------------------------------------------------------------
+
+
+def test_train_crops_large_folder_images_within_a_time_budget(tmp_path, capsys):
+    from seglearn import training
+
+    data = write_folder(tmp_path / "data", n=6, size=48)
+    out = tmp_path / "cropped.keras"
+    status, stdout, _ = run(capsys, "train", "--data", data, "--out", out, "--crop-size", "16", "--time-budget", "3",
+                            "--depth", "1", "--base-filters", "2", "--batch-size", "2")
+    assert status == 0
+    assert "random 16x16 crops" in stdout and "at most 3 s" in stdout
+    assert "ETA" in stdout, "the progress bar shows the time left"
+    model, info = training.load_model(out)
+    assert tuple(info.input_size) == (16, 16)
+    # the model still segments whole images (tiles)
+    status, stdout, _ = run(capsys, "evaluate", "--model", out, "--data", data)
+    assert status == 0
+
+
+@pytest.mark.parametrize(
+    "options, fragments",
+    [
+        (["--time-budget", "0"], ["--time-budget", "must be a positive number, got '0'"]),
+        (["--time-budget", "-5"], ["--time-budget", "got '-5'"]),
+        (["--crop-size", "64"], ["--crop-size: 64 is larger than the images (32x32)"]),
+        (["--crop-size", "0"], ["--crop-size", "got '0'"]),
+        (["--crop-size", "12"], ["--crop-size", "12x12", "divisible by 8"]),
+    ],
+)
+def test_train_rejects_bad_budget_and_crop_options(tmp_path, capsys, options, fragments):
+    data = write_folder(tmp_path / "data", n=4, size=32)
+    try:
+        status, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "m.keras", *options, "--quiet")
+    except SystemExit as exit:  # argparse's own check of the option's type
+        status, err = exit.code, capsys.readouterr().err
+    assert status == 2
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_train_rejects_a_folder_without_masks(tmp_path, capsys):
+    data = write_folder(tmp_path / "data", n=2)
+    for path in (data / "masks").iterdir():
+        path.unlink()
+    (data / "masks").rmdir()
+    status, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "m.keras", "--quiet")
+    assert_one_line_error(status, err, "--data", "has no masks/ sub-folder")
