@@ -24,9 +24,11 @@ __all__ = [
     "check_axis_size",
     "check_bool",
     "check_choice",
+    "check_images",
     "check_int",
     "check_int_pair",
     "check_labels",
+    "check_model",
     "check_padding",
     "check_positive_int",
     "check_real",
@@ -130,6 +132,44 @@ def check_array(
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def check_images(images, name: str = "images") -> np.ndarray:
+    """Check a batch of images of shape ``(N, H, W, C)``; return it as float32.
+
+    The array is not copied when it already is float32.
+
+    Examples
+    --------
+    >>> check_images(np.zeros((2, 4, 4, 3))).dtype
+    dtype('float32')
+    >>> check_images(np.zeros((4, 4, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: `images` must have 4 dimensions (N, H, W, C), but has 3. Received: images=array of shape (4, 4, 3) and dtype float64
+    """
+    arr = check_array(images, name, ndim=4, layout="(N, H, W, C)")
+    return arr.astype(np.float32, copy=False)
+
+
+def check_model(model, name: str = "model"):
+    """Check that ``model`` is a ``keras.Model``; return it.
+
+    Keras is imported when the check runs (only functions that need a model
+    call it), so importing this module does not import TensorFlow.
+
+    Examples
+    --------
+    >>> check_model("unet")
+    Traceback (most recent call last):
+    ...
+    TypeError: `model` must be a keras.Model. Received: model='unet'
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        _fail(name, "must be a keras.Model", model, TypeError)
+    return model
 
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:

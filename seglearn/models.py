@@ -18,6 +18,8 @@ a label map (what :func:`seglearn.training.predict` does).
   "Image segmentation with a U-Net-like architecture", used as the baseline of
   the training benchmark.
 - :func:`count_flops` counts the multiply-adds of a model's forward pass.
+- :func:`set_trainable` freezes or unfreezes layers by name, for transfer
+  learning.
 
 All inputs are checked in :mod:`seglearn._validation`; the messages name the
 argument, the rule and the value.
@@ -37,6 +39,7 @@ from seglearn._validation import (  # noqa: E402
     check_bool,
     check_choice,
     check_int_pair,
+    check_model,
     check_positive_int,
     check_real,
     describe,
@@ -49,6 +52,7 @@ __all__ = [
     "fcn",
     "reference_unet",
     "seed_cnn",
+    "set_trainable",
     "unet",
 ]
 
@@ -91,6 +95,12 @@ class FusedBatchNormalization(layers.BatchNormalization):
     U-Net trains about 1.3 times faster with it (``benchmarks/bench_training.py``).
     Inference mode, masks, other layouts and non-float32 inputs use Keras'
     own code.
+
+    Parameters
+    ----------
+    **kwargs
+        Those of ``keras.layers.BatchNormalization`` (``axis``, ``momentum``,
+        ``epsilon``, ``center``, ``scale``, ...), with the same defaults.
 
     Examples
     --------
@@ -625,8 +635,7 @@ def count_flops(model, input_size=None) -> int:
     >>> count_flops(model)
     144
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model. Received: model={describe(model)}")
+    check_model(model)
     if None in tuple(model.input_shape[1:3]):
         if input_size is None:
             raise ValueError(
@@ -645,6 +654,12 @@ def _rebuild_at_size(model, size):
             shape = layer["config"]["batch_shape"]
             layer["config"]["batch_shape"] = [shape[0], *size, shape[-1]]
     return model.__class__.from_config(config)
+
+
+def _model_input(model):
+    """The model's input tensor (Sequential models have no ``.input`` before a call)."""
+    inputs = model.inputs
+    return inputs[0] if len(inputs) == 1 else inputs
 
 
 def _iter_layers(model):
@@ -685,3 +700,48 @@ def _layer_flops(layer) -> int:
     if isinstance(layer, layers.Dense):
         return 2 * prod(layer.input.shape[1:]) * layer.units
     return 0
+
+
+# ---------------------------------------------------------------------------
+# transfer learning
+# ---------------------------------------------------------------------------
+
+
+def set_trainable(model, prefixes, trainable):
+    """Freeze or unfreeze the layers whose names start with one of ``prefixes``.
+
+    For the course U-Net ``prefixes=("enc",)`` selects the encoder
+    (``enc0_conv1``, ``enc0_bn1``, ...) and ``("enc", "bottleneck")`` adds the
+    bottleneck. A frozen batch-normalisation layer also stops updating its
+    statistics (Keras 3 runs it in inference mode). Recompile the model
+    afterwards, as Keras requires.
+
+    Parameters
+    ----------
+    model : keras.Model
+    prefixes : str or sequence of str
+    trainable : bool
+
+    Returns
+    -------
+    list of str
+        Names of the layers changed.
+    """
+    check_model(model)
+    trainable = check_bool(trainable, "trainable")
+    if isinstance(prefixes, str):
+        prefixes = (prefixes,)
+    prefixes = tuple(prefixes)
+    if not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+        raise ValueError(
+            "`prefixes` must be a non-empty string or sequence of non-empty strings. "
+            f"Received: prefixes={describe(prefixes)}"
+        )
+    changed = [layer for layer in model.layers if layer.name.startswith(prefixes)]
+    if not changed:
+        raise ValueError(
+            f"`prefixes` must match at least one layer name. Received: prefixes={prefixes!r}"
+        )
+    for layer in changed:
+        layer.trainable = trainable
+    return [layer.name for layer in changed]

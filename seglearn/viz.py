@@ -1,10 +1,12 @@
 """Plots for segmentation: images with masks, overlays, predictions, training curves.
 
-Matplotlib only (no TensorFlow). Every plotting function builds a
+Matplotlib only (no TensorFlow). Every plotting function but one builds a
 :class:`matplotlib.figure.Figure` directly (not through ``pyplot``) and returns
 it: in Jupyter a figure shows when it is the last value of a cell (or with
 ``display(fig)``), exactly once; in a script, save it with
-``fig.savefig("name.png")``.
+``fig.savefig("name.png")``. The exception is :func:`plot_runs` (the learning
+curves of several runs side by side), which draws through ``pyplot`` so that
+the inline backend shows it at the end of the cell, as the FAQ chapters expect.
 
 Each class has a fixed colour (:func:`class_colors`): background black, then
 red, blue, green, yellow, purple, ..., the same in every plot of the course.
@@ -27,6 +29,7 @@ __all__ = [
     "plot_history",
     "plot_overlay",
     "plot_predictions",
+    "plot_runs",
     "show_samples",
 ]
 
@@ -487,4 +490,67 @@ def plot_history(history, *, metrics=None):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return fig
+
+
+def plot_runs(histories, metrics=("loss", "val_loss"), *, title=None):
+    """Learning curves of several runs, one axes per metric.
+
+    Parameters
+    ----------
+    histories : dict of str to dict or TrainingRun
+        Label of each run -> its per-epoch history: a dict of metric name ->
+        list of values (``TrainingRun.history``, a Keras ``History.history``),
+        or anything with such a ``.history`` dict (a
+        :class:`seglearn.training.TrainingRun`, a Keras ``History``).
+    metrics : sequence of str
+        History keys to plot, e.g. ``("loss", "val_loss")`` or
+        ``("val_mean_iou",)``.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Drawn through ``pyplot`` (unlike the other figures of this module),
+        so that Jupyter shows it at the end of the cell even when it is
+        assigned (``fig = plot_runs(...)``), as the FAQ chapters do.
+
+    Examples
+    --------
+    >>> fig = plot_runs({"a": {"loss": [1.0, 0.5]}, "b": {"loss": [1.0, 0.8]}}, ["loss"])
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['a', 'b']
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if not isinstance(histories, dict) or not histories:
+        raise TypeError(
+            "`histories` must be a non-empty dict of label -> history dict. "
+            f"Received: histories={describe(histories)}"
+        )
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    logs = {label: getattr(h, "history", h) for label, h in histories.items()}
+    for label, log in logs.items():
+        missing = [m for m in metrics if m not in log]
+        if missing:
+            raise ValueError(
+                f"`metrics` must be keys of every history; run {label!r} has no {missing}. "
+                f"Received: metrics={tuple(metrics)!r}"
+            )
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for label, log in logs.items():
+            values = log[metric]
+            ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig

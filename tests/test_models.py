@@ -240,3 +240,26 @@ def test_count_flops_scales_with_the_input_area():
         models.count_flops(flexible)
     with pytest.raises(TypeError, match="model"):
         models.count_flops("unet")
+
+
+# ---------------------------------------------------------------------------
+# transfer learning
+# ---------------------------------------------------------------------------
+
+
+def test_set_trainable_freezes_by_prefix(tiny_fcn):
+    model = tiny_fcn()
+    changed = models.set_trainable(model, "enc", False)
+    assert changed == ["enc_conv", "enc_pool"]
+    assert not model.get_layer("enc_conv").trainable and model.get_layer("mid_conv").trainable
+    frozen = model.get_layer("enc_conv").count_params()
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == model.count_params() - frozen
+    assert models.set_trainable(model, ("enc", "mid"), True) == ["enc_conv", "enc_pool", "mid_conv"]
+    with pytest.raises(ValueError, match="prefixes"):
+        models.set_trainable(model, "decoder", False)
+    with pytest.raises(TypeError, match="trainable"):
+        models.set_trainable(model, "enc", "no")
+    with pytest.raises(ValueError, match="prefixes"):
+        models.set_trainable(model, ["enc", ""], False)
+    with pytest.raises(TypeError, match="model"):
+        models.set_trainable("unet", "enc", False)

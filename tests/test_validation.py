@@ -108,3 +108,23 @@ class TestLabels:
 
     def test_describe_shortens_long_values(self):
         assert len(v.describe(list(range(100)))) == 80
+
+
+class TestImagesAndModels:
+    def test_images_become_float32_without_a_copy_when_they_are(self):
+        x = np.zeros((2, 4, 4, 3), dtype=np.float32)
+        assert v.check_images(x) is x
+        assert v.check_images(np.zeros((1, 2, 2, 1), dtype=np.uint8)).dtype == np.float32
+
+    def test_images_name_the_argument_and_layout(self):
+        with pytest.raises(ValueError, match=r"`calib` must have 4 dimensions \(N, H, W, C\), but has 3"):
+            v.check_images(np.zeros((4, 4, 3)), "calib")
+
+    @pytest.mark.tf
+    def test_model_must_be_a_keras_model(self):
+        import keras
+
+        model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(1, 1)])
+        assert v.check_model(model) is model
+        with pytest.raises(TypeError, match=r"`net` must be a keras.Model. Received: net='unet'"):
+            v.check_model("unet", "net")

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -15,6 +16,7 @@ from seglearn.viz import (  # noqa: E402
     plot_history,
     plot_overlay,
     plot_predictions,
+    plot_runs,
     show_samples,
 )
 
@@ -250,3 +252,38 @@ def test_plot_history_without_validation_and_with_a_selection():
 def test_plot_history_rejects_bad_input(history, kwargs, error, match):
     with pytest.raises(error, match=match):
         plot_history(history, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# plot_runs: several runs side by side
+# ---------------------------------------------------------------------------
+
+
+def test_plot_runs_draws_one_line_per_run_and_checks_metrics():
+    fig = plot_runs({"a": {"loss": [1, 0.5], "val_loss": [1, 0.7]}, "b": {"loss": [2, 1, 0.5], "val_loss": [2, 2, 2]}})
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "val_loss"]
+    np.testing.assert_array_equal(fig.axes[1].get_lines()[1].get_xdata(), [1, 2, 3])
+    with pytest.raises(ValueError, match="metrics"):
+        plot_runs({"a": {"loss": [1]}}, ["val_loss"])
+    with pytest.raises(TypeError, match="histories"):
+        plot_runs({})
+    plt.close(fig)
+
+
+def test_plot_runs_accepts_objects_with_a_history_and_a_single_metric():
+    fig = plot_runs({"a": _History({"loss": [1.0, 0.5]}), "b": {"loss": [0.9]}}, "loss", title="runs")
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+    assert fig.get_suptitle() == "runs"
+    plt.close(fig)
+
+
+@pytest.mark.tf
+def test_plot_runs_accepts_training_runs():
+    from seglearn.training import TrainingRun
+
+    run = TrainingRun(model=None, history={"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7]},
+                      val=None, seconds=1.0, first_step_seconds=0.5, steps=3, images=24)
+    fig = plot_runs({"unet": run, "fcn": {"loss": [1.0, 0.9], "val_loss": [1.0, 1.0]}})
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "val_loss"]
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), run.history["loss"])
+    plt.close(fig)
