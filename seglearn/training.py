@@ -394,7 +394,7 @@ def _engine(model) -> _Engine:
 
 
 def _forward_logits(model, images, batch_size) -> np.ndarray:
-    """Logits of ``images`` (N, H, W, C) in batches of exactly ``batch_size``.
+    """Logits of ``images`` (N, H, W, C) in equal batches of at most ``batch_size``.
 
     The last batch is padded with zeros (and the padding's logits dropped) so
     that one traced graph serves every batch.
@@ -402,7 +402,7 @@ def _forward_logits(model, images, batch_size) -> np.ndarray:
     engine = _engine(model)
     trainable = _tf_variables(model.trainable_variables)
     non_trainable = _tf_variables(model.non_trainable_variables)
-    batch = min(batch_size, len(images))
+    batch = math.ceil(len(images) / math.ceil(len(images) / batch_size))  # equal batches: little padding
     out = []
     for start in range(0, len(images), batch):
         chunk = images[start : start + batch]
