@@ -2,9 +2,14 @@
 
 The functions here wrap Keras so that a notebook needs one call per step:
 
-- :func:`train` compiles a model (Adam, sparse cross-entropy on logits) and
-  fits it with a progress bar, validation, early stopping that restores the
-  best weights, and optional best-weights checkpointing;
+- :func:`train` is the course's one training loop (chapters, FAQ
+  experiments, capstone, command line, benchmarks): any of five optimisers,
+  four losses, class weights, augmentation, random crops, a cosine schedule
+  over epochs or a time budget, validation after every epoch, the best
+  epoch's weights restored, a progress bar with the ETA. Its step is traced
+  once per architecture and reused by every later model of the same shapes
+  (see :class:`_Engine`), so that comparing seeds or settings costs no
+  tracing;
 - :func:`evaluate` predicts label maps and scores them with
   :mod:`seglearn.metrics` (mean and per-class IoU and Dice, pixel accuracy,
   confusion matrix);
@@ -56,6 +61,7 @@ __all__ = [
     "SCHEDULES",
     "TrainingRun",
     "evaluate",
+    "random_symmetries",
     "load_model",
     "predict",
     "save_model",
@@ -232,7 +238,6 @@ def segmentation_loss(name, num_classes, *, gamma=2.0, alpha=0.25, smooth=1.0):
 
     loss = {"ce": ce, "focal": focal, "dice": dice, "ce+dice": ce_dice}[name]
     loss.__name__ = name.replace("+", "_")
-    loss.per_pixel = name in ("ce", "focal")
     return loss
 
 
@@ -280,6 +285,53 @@ def _apply_update(optimizer, variables, grads, slots, lr, step, weight_decay):
                 beta1_power=0.9**t, beta2_power=0.999**t, lr=lr, beta1=0.9, beta2=0.999,
                 epsilon=1e-7, grad=grad,
             )
+
+
+def random_symmetries(images, masks, seed):
+    """Each image and its mask turned by one of the 8 symmetries of the square, at random.
+
+    Per image ``b``, three fair coins ``t, v, h`` (stateless, from ``seed``)
+    choose: transpose (swap the H and W axes; square images only), then flip
+    upside down, then flip left-right. Together they reach the 4 rotations by
+    90 degrees and their 4 mirror images, each with probability 1/8 (1/4 of
+    the 4 flips for non-square images). Image and mask move together, so
+    every label stays on its pixel. Used inside :func:`train`'s step
+    (``augment="flips"``): a few cheap tensor ops per batch, no input
+    pipeline.
+
+    Parameters
+    ----------
+    images : float tensor of shape (B, H, W, C)
+    masks : int tensor of shape (B, H, W)
+    seed : int tensor of shape (2,)
+        Seed of the stateless random draws (same seed, same choices).
+
+    Returns
+    -------
+    images, masks : tensors of the same shapes and dtypes
+
+    Examples
+    --------
+    >>> x = tf.reshape(tf.range(8, dtype=tf.float32), (2, 2, 2, 1))
+    >>> y = tf.cast(tf.reshape(tf.range(8), (2, 2, 2)), tf.int32)
+    >>> x2, y2 = random_symmetries(x, y, tf.constant([0, 1], tf.int64))
+    >>> bool(np.array_equal(x2.numpy()[..., 0], y2.numpy()))  # moved together
+    True
+    """
+    images, masks = tf.convert_to_tensor(images), tf.convert_to_tensor(masks)
+    coins = tf.random.stateless_uniform([tf.shape(images)[0], 3], tf.cast(seed, tf.int64)) < 0.5
+
+    def choose(coin, changed, x):
+        return tf.where(tf.reshape(coin, [-1] + [1] * (len(x.shape) - 1)), changed, x)
+
+    square = images.shape[1] is not None and images.shape[1] == images.shape[2]
+    if square:
+        images = choose(coins[:, 0], tf.transpose(images, [0, 2, 1, 3]), images)
+        masks = choose(coins[:, 0], tf.transpose(masks, [0, 2, 1]), masks)
+    for coin, axis in ((coins[:, 1], 1), (coins[:, 2], 2)):
+        images = choose(coin, tf.reverse(images, [axis]), images)
+        masks = choose(coin, tf.reverse(masks, [axis]), masks)
+    return images, masks
 
 
 # ---------------------------------------------------------------------------
@@ -341,22 +393,25 @@ class _Engine:
         logits, _ = self.template.stateless_call(values, [v.read_value() for v in non_trainable], images, training=False)
         return tf.cast(logits, tf.float32)
 
-    def step(self, optimizer, loss_fn, weighted, weight_decay, loss_key):
+    def step(self, optimizer, loss_fn, weighted, weight_decay, loss_key, symmetries=False):
         """The training step for these settings, traced on first use.
 
         ``loss_key`` identifies the loss: its name for the built-in ones
         (a new but equal loss function then reuses the step), else the
         function's ``id``.
         """
-        key = (optimizer, loss_key, weighted, weight_decay)
+        key = (optimizer, loss_key, weighted, weight_decay, symmetries)
         if key not in self._steps:
-            self._steps[key] = (tf.function(self._make_step(optimizer, loss_fn, weighted, weight_decay)), loss_fn)
+            step = self._make_step(optimizer, loss_fn, weighted, weight_decay, symmetries)
+            self._steps[key] = (tf.function(step), loss_fn)
         return self._steps[key][0]
 
-    def _make_step(self, optimizer, loss_fn, weighted, weight_decay):
+    def _make_step(self, optimizer, loss_fn, weighted, weight_decay, symmetries):
         template, k = self.template, self.num_classes
 
-        def step(trainable, non_trainable, slots, counter, lr, images, masks, class_weight):
+        def step(trainable, non_trainable, slots, counter, lr, images, masks, class_weight, seed):
+            if symmetries:
+                images, masks = random_symmetries(images, masks, tf.stack([seed, counter.read_value()]))
             values = [v.read_value() for v in trainable]
             with tf.GradientTape() as tape:
                 tape.watch(values)
@@ -387,7 +442,13 @@ def _engine(model) -> _Engine:
     if key in _ENGINES:
         _ENGINES.move_to_end(key)
     else:
-        _ENGINES[key] = _Engine(model)
+        # A private copy, so that changing the model later (freezing layers, say)
+        # cannot change what the engine traces for the models of this key.
+        try:
+            template = keras.models.clone_model(model)
+        except (ValueError, TypeError, NotImplementedError):
+            template = model  # a subclassed model without get_config: its key is its id anyway
+        _ENGINES[key] = _Engine(template)
         while len(_ENGINES) > _MAX_ENGINES:
             _ENGINES.popitem(last=False)
     return _ENGINES[key]
@@ -483,9 +544,10 @@ class _Batches:
         self.dataset = None
         if isinstance(data, tf.data.Dataset):
             _check_dataset(data, model, "train_data")
-            if augment or crop_size is not None:
+            if augment not in (False, "flips") or crop_size is not None:
                 raise ValueError(
-                    "`augment` and `crop_size` apply to array data; a `train_data` dataset is used as it is. "
+                    "`augment` (but 'flips') and `crop_size` apply to array data; a `train_data` dataset is "
+                    "used as it is. "
                     f"Received: augment={augment!r}, crop_size={crop_size!r}"
                 )
             self.dataset, self.steps = data, int(data.cardinality())
@@ -511,11 +573,12 @@ class _Batches:
             )
         self.batch_size = min(batch_size, len(images))
         self.steps = len(images) // self.batch_size
-        if augment or crop_size is not None:
+        pipelined = augment not in (False, "flips")
+        if pipelined or crop_size is not None:
             from seglearn import pipeline
 
             self.dataset = pipeline.make_dataset(
-                images, masks, self.batch_size, augment=bool(augment), shuffle=True, seed=seed,
+                images, masks, self.batch_size, augment=pipelined, shuffle=True, seed=seed,
                 augment_options=augment if isinstance(augment, Mapping) else None,
                 drop_remainder=True, crop_size=crop_size,
             )
@@ -741,8 +804,11 @@ def train(
         Each pixel's loss is multiplied by the weight of its true class
         (missing dict entries weigh 1). Not with a Dice loss, which has no
         per-pixel terms.
-    augment : bool or dict
-        Random flips, 90-degree turns, zoom, brightness and contrast
+    augment : bool, "flips" or dict
+        ``"flips"``: each training image and its mask turned by one of the 8
+        symmetries of the square (:func:`random_symmetries`), inside the
+        training step, at almost no cost; ``True``: random flips, 90-degree
+        turns, zoom, brightness and contrast in a ``tf.data`` pipeline
         (:func:`seglearn.pipeline.augment_pair`; a dict gives its options).
     crop_size : int or (int, int), optional
         Train on one random window of this size per image and epoch (for
@@ -831,8 +897,14 @@ def train(
         loss_name, loss_fn = getattr(loss, "name", None) or getattr(loss, "__name__", "custom"), loss
     else:
         raise TypeError(f"`loss` must be a loss name or a callable. Received: loss={describe(loss)}")
-    if not isinstance(augment, Mapping):
-        augment = check_bool(augment, "augment")
+    if isinstance(augment, str):
+        augment = check_choice(augment, "augment", ("flips",))
+    elif not isinstance(augment, Mapping):
+        if not isinstance(augment, (bool, np.bool_)):
+            raise TypeError(
+                f"`augment` must be False, True, 'flips' or a dict of augment_pair options. Received: augment={augment!r}"
+            )
+        augment = bool(augment)
     if bn_momentum is not None:
         bn_momentum = check_real(bn_momentum, "bn_momentum", low=0, high=1, high_inclusive=False)
     if patience is not None:
@@ -878,7 +950,8 @@ def train(
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = bn_momentum
     engine = _engine(model)
-    step_fn = engine.step(optimizer, loss_fn, weights is not None, weight_decay, loss_key)
+    step_fn = engine.step(optimizer, loss_fn, weights is not None, weight_decay, loss_key, augment == "flips")
+    seed_tensor = tf.constant(seed, tf.int64)
     trainable = _tf_variables(model.trainable_variables)
     non_trainable = _tf_variables(model.non_trainable_variables)
     slots = [[tf.Variable(tf.zeros_like(v), trainable=False) for _ in range(_slot_count(optimizer))] for v in trainable]
@@ -905,7 +978,7 @@ def train(
             fraction = progress.fraction(steps, elapsed) if schedule == "cosine" else 0.0
             lr = learning_rate * (1 + math.cos(math.pi * fraction)) / 2 if schedule == "cosine" else learning_rate
             loss_value, cm = step_fn(trainable, non_trainable, slots, counter, tf.constant(lr, tf.float32),
-                                     images, masks, class_weight_tensor)
+                                     images, masks, class_weight_tensor, seed_tensor)
             losses.append(loss_value)
             cms.append(cm)
             steps += 1

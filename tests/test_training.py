@@ -142,10 +142,34 @@ def test_fused_batch_norm_trains_like_keras_batch_norm():
 
 def test_time_budget_stops_training_and_sets_the_schedule():
     images, masks = threshold_data(8)
-    run = training.train(tiny_unet(), (images, masks), epochs=None, time_budget=1.5, batch_size=2, verbose=0)
-    assert run.epochs >= 1
-    assert 1.5 <= run.seconds < 1.5 + 5, "training stops at the budget (plus the last validation)"
+    training.train(tiny_unet(), (images, masks), epochs=1, batch_size=2, verbose=0)  # trace the step first
+    run = training.train(tiny_unet(), (images, masks), epochs=None, time_budget=2.0, batch_size=2, verbose=0)
+    assert run.steps > 4 and run.epochs >= 1
+    assert 2.0 <= run.seconds < 2.0 + 5, "training stops at the budget (plus the last validation)"
     assert run.history["lr"][-1] < training.DEFAULT_LEARNING_RATE / 2, "the cosine runs over the budget"
+
+
+def test_random_symmetries_reach_all_eight_and_move_masks_with_images():
+    image = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+    images = np.repeat(image, 256, axis=0)
+    masks = images[..., 0].astype(np.int32)
+    x, y = training.random_symmetries(images, masks, tf.constant([3, 4], tf.int64))
+    x, y = x.numpy(), y.numpy()
+    assert np.array_equal(x[..., 0], y)
+    square = image[0, ..., 0]
+    expected = {np.rot90(m, k).tobytes() for m in (square, square.T) for k in range(4)}
+    seen = {a.tobytes() for a in x[..., 0]}
+    assert seen == expected, "every one of the 8 symmetries occurs, nothing else"
+    again, _ = training.random_symmetries(images, masks, tf.constant([3, 4], tf.int64))
+    assert np.array_equal(again.numpy(), x), "same seed, same choices"
+
+
+def test_augment_flips_trains_and_rejects_other_names():
+    images, masks = threshold_data(8)
+    run = training.train(tiny_unet(), (images, masks), epochs=2, batch_size=4, augment="flips", verbose=0)
+    assert run.config["augment"] == "flips" and run.steps == 4
+    with pytest.raises(ValueError, match=r"`augment` must be one of 'flips'. Received: augment='rotate'"):
+        training.train(tiny_unet(), (images, masks), epochs=1, augment="rotate")
 
 
 def test_crop_size_trains_on_random_windows_of_larger_images():
@@ -238,7 +262,8 @@ def test_train_accepts_a_tf_data_dataset_and_writes_a_checkpoint(tmp_path):
         (dict(loss="dice", class_weight=[1.0, 2.0]), ValueError, r"does not apply to a Dice loss"),
         (dict(bn_momentum=1.0), ValueError, r"bn_momentum"),
         (dict(seed=-1), ValueError, r"seed"),
-        (dict(augment="yes"), TypeError, r"augment"),
+        (dict(augment="yes"), ValueError, r"augment"),
+        (dict(augment=1), TypeError, r"`augment` must be False, True, 'flips'"),
         (dict(verbose=3), ValueError, "verbose"),
     ],
 )
