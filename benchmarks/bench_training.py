@@ -23,7 +23,8 @@ Sections (each prints its figures next to its target):
     the float32 matrix-multiplication peak measured in the same run, and the
     cores busy (process CPU time / wall time). Target: >= 2 x Keras at batch 8.
 ``recipe``
-    ``train(unet(), shapes train, shapes val)`` with every default, for seeds
+    ``train(unet(), shapes train, shapes val, augment=DEFAULT_AUGMENT)``, the
+    recipe of ``seglearn train --data shapes``, for seeds
     0, 1 and 2: the validation mean IoU curve against wall time, then the
     test mean IoU once at the end; mean and worst over the seeds. Target:
     test mean IoU >= 0.85 within 150 s wall (start-up included) on every seed.
@@ -188,9 +189,10 @@ def bench_throughput(args) -> None:
 
 def bench_recipe(args) -> None:
     seeds = (0,) if args.quick else (0, 1, 2)
-    options = dict(epochs=2) if args.quick else {}
-    print(f"\n== recipe: train(unet, shapes) with the defaults (epochs {training.DEFAULT_EPOCHS}, batch "
-          f"{training.DEFAULT_BATCH_SIZE}, learning rate {training.DEFAULT_LEARNING_RATE:g}, cosine, Adam), "
+    options = dict(augment=training.DEFAULT_AUGMENT, **(dict(epochs=2) if args.quick else {}))
+    print(f"\n== recipe: train(unet, shapes) with the defaults of `seglearn train` (epochs {training.DEFAULT_EPOCHS}, "
+          f"batch {training.DEFAULT_BATCH_SIZE}, learning rate {training.DEFAULT_LEARNING_RATE:g}, cosine, Adam, "
+          f"augment={training.DEFAULT_AUGMENT!r}), "
           f"seeds {', '.join(map(str, seeds))}; {load_text()}")
     train, val, test = (datasets.load_shapes(split) for split in ("train", "val", "test"))
     finals, walls = [], []

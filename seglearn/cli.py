@@ -60,7 +60,7 @@ examples:
   seglearn train --data shapes --limit 64 --epochs 1 --depth 2 --base-filters 4 --out tiny.keras
 
   # your own folder, images resized to 128x128, 20% kept for validation
-  seglearn train --data my_data/ --image-size 128 --augment --out models/mine.keras
+  seglearn train --data my_data/ --image-size 128 --augment full --out models/mine.keras
 
   # large images: train on random 128x128 crops for at most 4 minutes
   seglearn train --data nuclei/ --crop-size 128 --time-budget 240 --out models/nuclei.keras
@@ -99,9 +99,10 @@ overlapping tiles, so there are no seams."""
 #: (``DEFAULT_*``) and the architecture of :func:`seglearn.models.unet`, written
 #: out here so that ``--help`` does not need TensorFlow (a test keeps them equal).
 TRAIN_DEFAULTS = {
-    "epochs": 30,
-    "learning_rate": 3e-3,
-    "batch_size": 8,
+    "epochs": 120,
+    "learning_rate": 1e-2,
+    "batch_size": 32,
+    "augment": "flips",
     "patience": None,
     "depth": 3,
     "base_filters": 8,
@@ -259,7 +260,7 @@ def _cmd_train(args) -> int:
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         patience=args.patience,
-        augment=args.augment,
+        augment={"none": False, "flips": "flips", "full": True}[args.augment],
         crop_size=crop,
         seed=args.seed,
         verbose=0 if args.quiet else 1,
@@ -454,7 +455,9 @@ def _add_train(subparsers) -> None:
     p.add_argument("--upsampling", choices=("transpose", "resize"), default="transpose",
                    help="decoder upsampling: learned transposed convolution or bilinear resize")
     p.add_argument("--no-batch-norm", action="store_true", help="leave out batch normalisation")
-    p.add_argument("--augment", action="store_true", help="random flips/rotations of the training images")
+    p.add_argument("--augment", choices=("none", "flips", "full"), default=d["augment"],
+                   help="flips: each image turned by a random one of the 8 symmetries of the square, in the "
+                        "training step (default); full: also zoom, brightness and contrast (slower); none")
     p.add_argument("--image-size", type=_positive_int, metavar="N",
                    help="folder data only: resize images and masks to N x N")
     p.add_argument("--val-fraction", type=float, default=0.2,

@@ -88,6 +88,7 @@ def test_train_defaults_are_the_library_defaults():
         "learning_rate": train["learning_rate"].default,
         "batch_size": train["batch_size"].default,
         "patience": train["patience"].default,
+        "augment": training.DEFAULT_AUGMENT,
         "depth": unet["depth"].default,
         "base_filters": unet["base_filters"].default,
     }
