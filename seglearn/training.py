@@ -843,9 +843,11 @@ def train(
         "auto" means 1.
 
     The defaults (``DEFAULT_EPOCHS``, ``DEFAULT_LEARNING_RATE``,
-    ``DEFAULT_BATCH_SIZE``, cosine schedule, Adam) are the recipe that
-    ``benchmarks/bench_training.py`` measures for the default
-    :func:`seglearn.models.unet` on the shapes data set.
+    ``DEFAULT_BATCH_SIZE``, cosine schedule, Adam), with
+    ``augment=DEFAULT_AUGMENT``, are the recipe of ``seglearn train``, measured
+    by ``benchmarks/bench_training.py --only recipe`` for the default
+    :func:`seglearn.models.unet` on the shapes data set (2-core CPU): test mean
+    IoU 0.98, 0.90 and 0.96 for seeds 0, 1 and 2, in 113-122 s each.
 
     Returns
     -------
