@@ -93,8 +93,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
     ``tf.compat.v1.nn.fused_batch_norm`` does it in one kernel forward and one
     backward, as ``tf.keras`` 2 did by default. On a 2-core CPU the default
     U-Net trains about 1.3 times faster with it (``benchmarks/bench_training.py``).
-    Inference uses the fused kernel with the moving statistics; masks, other
-    layouts and non-float32 inputs use Keras' own code.
+    Inference (the moving statistics), masks, other layouts and non-float32
+    inputs use Keras' own code.
 
     Parameters
     ----------
@@ -115,8 +115,11 @@ class FusedBatchNormalization(layers.BatchNormalization):
     """
 
     def call(self, inputs, training=None, mask=None):
+        # Training only: at inference TensorFlow's remapper would fuse the kernel with the
+        # convolution before it and the activation after it, which fails for some
+        # activations (tanh: "Fusion is not implemented: [FusedBatchNorm,Tanh]").
         fusable = (
-            mask is None and len(inputs.shape) == 4 and self.axis in (-1, 3)
+            training and self.trainable and mask is None and len(inputs.shape) == 4 and self.axis in (-1, 3)
             and inputs.dtype == "float32" and not self.renorm
         )
         if not fusable:
@@ -124,12 +127,6 @@ class FusedBatchNormalization(layers.BatchNormalization):
         channels = inputs.shape[-1]
         scale = self.gamma.value if self.scale else tf.ones(channels)
         offset = self.beta.value if self.center else tf.zeros(channels)
-        if not (training and self.trainable):  # inference: the moving statistics
-            outputs, *_ = tf.compat.v1.nn.fused_batch_norm(
-                inputs, scale, offset, mean=self.moving_mean.value, variance=self.moving_variance.value,
-                epsilon=self.epsilon, is_training=False,
-            )
-            return outputs
         outputs, mean, variance, *_ = tf.compat.v1.nn.fused_batch_norm(
             inputs, scale, offset, epsilon=self.epsilon, is_training=True
         )
