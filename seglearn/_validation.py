@@ -24,6 +24,7 @@ __all__ = [
     "check_axis_size",
     "check_bool",
     "check_choice",
+    "check_crop_size",
     "check_images",
     "check_int",
     "check_int_pair",
@@ -509,3 +510,22 @@ def check_directory(path, name: str):
             f"`{name}` must be a folder; {folder} is a file. Received: {name}={describe(path)}"
         )
     return folder
+
+
+def check_crop_size(crop_size, images_shape, name: str = "crop_size") -> tuple[int, int]:
+    """Check a crop size (int or pair) against images of shape (N, H, W, ...); return (h, w).
+
+    Examples
+    --------
+    >>> check_crop_size(16, (4, 32, 32, 3))
+    (16, 16)
+    >>> check_crop_size(40, (4, 32, 32, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `crop_size` must be at most the images' size 32x32. Received: crop_size=40
+    """
+    crop = check_int_pair(crop_size, name)
+    height, width = images_shape[1], images_shape[2]
+    if crop[0] > height or crop[1] > width:
+        raise ValueError(f"`{name}` must be at most the images' size {height}x{width}. Received: {name}={crop_size!r}")
+    return crop

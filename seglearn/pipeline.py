@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ._validation import (  # noqa: E402
+    check_crop_size,
     check_array,
     check_bool,
     check_int_pair,
@@ -281,12 +282,7 @@ def make_dataset(
     one_hot = check_bool(one_hot, "one_hot")
     drop_remainder = check_bool(drop_remainder, "drop_remainder")
     if crop_size is not None:
-        crop = check_int_pair(crop_size, "crop_size")
-        if crop[0] > x.shape[1] or crop[1] > x.shape[2]:
-            raise ValueError(
-                f"`crop_size` must be at most the images' size {x.shape[1]}x{x.shape[2]}. "
-                f"Received: crop_size={crop_size!r}"
-            )
+        crop = check_crop_size(crop_size, x.shape)
     options = dict(augment_options or {})
     unknown = set(options) - {"flip", "rotate", "scale", "brightness", "contrast"}
     if unknown:

@@ -47,6 +47,7 @@ from seglearn._validation import (  # noqa: E402
     check_array,
     check_bool,
     check_choice,
+    check_crop_size,
     check_int_pair,
     check_labels,
     check_positive_int,
@@ -560,14 +561,7 @@ class _Batches:
             return
         images, masks = _check_split(data, model, "train_data")
         (height, width, _), _ = _check_model(model)
-        if crop_size is not None:
-            crop = check_int_pair(crop_size, "crop_size")
-            if crop[0] > images.shape[1] or crop[1] > images.shape[2]:
-                raise ValueError(
-                    f"`crop_size` must be at most the images' size {images.shape[1]}x{images.shape[2]}. "
-                    f"Received: crop_size={crop_size!r}"
-                )
-        size = check_int_pair(crop_size, "crop_size") if crop_size is not None else images.shape[1:3]
+        size = check_crop_size(crop_size, images.shape) if crop_size is not None else images.shape[1:3]
         if None not in (height, width) and tuple(size) != (height, width):
             raise ValueError(
                 f"`{'crop_size' if crop_size is not None else 'train_data[0]'}` must give training images of "
