@@ -82,6 +82,20 @@ def test_a_second_model_of_the_same_architecture_reuses_the_traced_step():
     assert training._engine(other.model) is not engine
 
 
+def ours_and_keras(epochs, keras_optimizer, **options):
+    """A tiny U-Net trained by ``train(**options)`` and its twin (same weights) by Keras ``fit``."""
+    images, masks = threshold_data(4)
+    keras.utils.set_random_seed(0)
+    ours = tiny_unet(batch_norm=False)
+    theirs = keras.models.clone_model(ours)
+    theirs.set_weights(ours.get_weights())
+    training.train(ours, (images, masks), epochs=epochs, batch_size=4, learning_rate=1e-2, schedule="constant",
+                   restore_best=False, verbose=0, **options)
+    theirs.compile(keras_optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    theirs.fit(images, masks.astype(np.int32), batch_size=4, epochs=epochs, shuffle=False, verbose=0)
+    return ours, theirs
+
+
 @pytest.mark.parametrize(
     "name, keras_optimizer",
     [
@@ -93,31 +107,14 @@ def test_a_second_model_of_the_same_architecture_reuses_the_traced_step():
     ],
 )
 def test_each_optimizer_takes_the_same_steps_as_keras(name, keras_optimizer):
-    images, masks = threshold_data(4)
-    keras.utils.set_random_seed(0)
-    ours = tiny_unet(batch_norm=False)
-    theirs = keras.models.clone_model(ours)
-    theirs.set_weights(ours.get_weights())
-    training.train(ours, (images, masks), epochs=3, batch_size=4, learning_rate=1e-2, schedule="constant",
-                   optimizer=name, restore_best=False, verbose=0)
-    theirs.compile(keras_optimizer(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    theirs.fit(images, masks.astype(np.int32), batch_size=4, epochs=3, shuffle=False, verbose=0)
+    ours, theirs = ours_and_keras(3, keras_optimizer(1e-2), optimizer=name)
     # RMSprop: TensorFlow's kernel adds epsilon under the square root, Keras outside it
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 if name != "rmsprop" else 1e-4)
 
 
 def test_weight_decay_shrinks_the_weights_as_adamw():
-    images, masks = threshold_data(4)
-    keras.utils.set_random_seed(0)
-    ours = tiny_unet(batch_norm=False)
-    theirs = keras.models.clone_model(ours)
-    theirs.set_weights(ours.get_weights())
-    training.train(ours, (images, masks), epochs=2, batch_size=4, learning_rate=1e-2, schedule="constant",
-                   weight_decay=0.1, restore_best=False, verbose=0)
-    theirs.compile(keras.optimizers.AdamW(1e-2, weight_decay=0.1),
-                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    theirs.fit(images, masks.astype(np.int32), batch_size=4, epochs=2, shuffle=False, verbose=0)
+    ours, theirs = ours_and_keras(2, keras.optimizers.AdamW(1e-2, weight_decay=0.1), weight_decay=0.1)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
