@@ -6,7 +6,8 @@ it: in Jupyter a figure shows when it is the last value of a cell (or with
 ``display(fig)``), exactly once; in a script, save it with
 ``fig.savefig("name.png")``. The exception is :func:`plot_runs` (the learning
 curves of several runs side by side), which draws through ``pyplot`` so that
-the inline backend shows it at the end of the cell, as the FAQ chapters expect.
+the inline backend shows it at the end of the cell, as the FAQ chapters expect;
+:func:`plot_seed_comparison` does the same for its error-bar plot.
 
 Each class has a fixed colour (:func:`class_colors`): background black, then
 red, blue, green, yellow, purple, ..., the same in every plot of the course.
@@ -30,6 +31,7 @@ __all__ = [
     "plot_overlay",
     "plot_predictions",
     "plot_runs",
+    "plot_seed_comparison",
     "show_samples",
 ]
 
@@ -552,5 +554,60 @@ def plot_runs(histories, metrics=("loss", "val_loss"), *, title=None):
     axes[0][0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_comparison(comparison, *, title=None, ax=None):
+    """Error-bar plot of settings compared over seeds: mean ± sd, and every seed.
+
+    Parameters
+    ----------
+    comparison : SeedComparison or dict of str to sequence of float
+        The result of :func:`seglearn.tables.compare_over_seeds`, or the dict
+        it takes (setting -> one value per seed).
+    title : str, optional
+        Axes title; by default the comparison's verdict is not repeated, only
+        ``"<metric> over <n> seeds"``.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per setting: a dot per seed, the mean as a bar end and ± one
+        standard deviation as the error bar. The best setting is drawn in colour.
+
+    Examples
+    --------
+    >>> fig = plot_seed_comparison({"a": [0.8, 0.82, 0.81], "b": [0.7, 0.72, 0.75]})
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['a', 'b']
+    """
+    import matplotlib.pyplot as plt
+
+    from .tables import SeedComparison, compare_over_seeds
+
+    if not isinstance(comparison, SeedComparison):
+        comparison = compare_over_seeds(comparison)
+    names = list(comparison.values)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(3.2, 1.1 * len(names) + 1.5), 3.2))
+    else:
+        fig = ax.figure
+    x = np.arange(len(names))
+    for i, name in enumerate(names):
+        colour = "tab:blue" if name == comparison.best else "tab:gray"
+        ax.errorbar(i, comparison.means[name], yerr=comparison.spreads[name], fmt="s", color=colour,
+                    capsize=6, markersize=7, zorder=3)
+        v = comparison.values[name]
+        ax.scatter(np.full(v.size, i) + np.linspace(-0.12, 0.12, v.size), v, color=colour, alpha=0.5,
+                   s=14, zorder=2)
+    ax.set_xticks(x, names)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel(comparison.metric)
+    ax.grid(axis="y", alpha=0.3)
+    n = len(comparison.values[comparison.best])
+    ax.set_title(title or f"{comparison.metric} over {n} seeds (mean ± sd)", fontsize=10)
     fig.tight_layout()
     return fig

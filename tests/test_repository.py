@@ -108,6 +108,30 @@ def test_exercises_have_solutions_and_checks(path):
         assert src.count("### BEGIN SOLUTION") == src.count("### END SOLUTION"), f"{path.name}: unbalanced markers"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_notebook_takes_its_seed_from_the_course_seed(path):
+    # One place for the seed (issue 15): SEGLEARN_SEED=1 reruns every chapter with other
+    # draws. Every random generator is seeded from SEED, never from a literal.
+    code = [_source(c) for c in _load(path)["cells"] if c["cell_type"] == "code"]
+    assert sum("SEED = seglearn.course_seed()" in c for c in code) == 1, path.name
+    literal = re.compile(r"(set_random_seed|default_rng|RandomState)\(\s*\d+\s*\)")
+    offenders = [line.strip() for c in code for line in c.splitlines() if literal.search(line)]
+    assert not offenders, f"{path.name} seeds a generator with a literal: {offenders}"
+
+
+def test_course_seed_reads_the_environment_and_names_a_bad_value(monkeypatch):
+    import seglearn
+
+    monkeypatch.delenv("SEGLEARN_SEED", raising=False)
+    assert seglearn.course_seed() == 0
+    monkeypatch.setenv("SEGLEARN_SEED", " 7 ")
+    assert seglearn.course_seed() == 7
+    for bad in ("-1", "1.5", "seven", str(2**32)):
+        monkeypatch.setenv("SEGLEARN_SEED", bad)
+        with pytest.raises(ValueError, match=f"SEGLEARN_SEED='{re.escape(bad)}'"):
+            seglearn.course_seed()
+
+
 def test_no_helper_is_defined_in_two_notebooks():
     seen = {}
     for path in CHAPTERS:

@@ -287,3 +287,19 @@ def test_plot_runs_accepts_training_runs():
     assert [ax.get_title() for ax in fig.axes] == ["loss", "val_loss"]
     np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), run.history["loss"])
     plt.close(fig)
+
+
+def test_plot_seed_comparison_draws_means_spreads_and_every_seed():
+    from seglearn.tables import compare_over_seeds
+    from seglearn.viz import plot_seed_comparison
+
+    c = compare_over_seeds({"a": [0.8, 0.82, 0.81], "b": [0.6, 0.7, 0.65]}, metric="val IoU")
+    fig = plot_seed_comparison(c)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "val IoU" and "3 seeds" in ax.get_title()
+    assert len(ax.collections) >= 2  # the per-seed dots of each setting
+    dots = np.concatenate([coll.get_offsets()[:, 1] for coll in ax.collections if len(coll.get_offsets()) == 3])
+    np.testing.assert_allclose(np.sort(dots), np.sort([0.8, 0.82, 0.81, 0.6, 0.7, 0.65]))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least two settings"):
+        plot_seed_comparison({"a": [1.0, 2.0]})
