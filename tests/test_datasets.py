@@ -586,3 +586,63 @@ def test_regenerated_data_that_differs_from_the_reference_is_used_but_not_saved(
         images, _ = load_shapes("val", path=target)
     assert images.shape == (SHAPES_SPLITS["val"][0], 64, 64, 3)
     assert not target.exists()
+
+
+# --- the shipped nucleus subset (data/nuclei-v1) --------------------------------
+
+
+def test_load_nuclei_reads_the_shipped_subset_offline():
+    from seglearn.datasets import NUCLEI_SUBSET_COUNT, load_nuclei
+
+    images, masks, names = load_nuclei(return_names=True)
+    assert images.shape == (NUCLEI_SUBSET_COUNT, 256, 256, 3) and images.dtype == np.float32
+    assert masks.shape == (NUCLEI_SUBSET_COUNT, 256, 256) and masks.dtype == np.uint8
+    assert names == sorted(names) and len(set(names)) == NUCLEI_SUBSET_COUNT
+    assert set(np.unique(masks).tolist()) == {0, 1}
+    np.testing.assert_array_equal(images[..., 0], images[..., 2])  # grey repeated into RGB
+    assert 0.03 < masks.mean() < 0.15  # nuclei cover a few per cent of the pixels (README: 6.7%)
+    ids, id_masks = load_nuclei(instances=True, image_size=64)
+    assert ids.shape == (NUCLEI_SUBSET_COUNT, 64, 64, 3) and id_masks.dtype == np.uint16
+    assert int(id_masks.max()) > 1  # several nuclei per image, not a binary mask
+
+
+def test_load_nuclei_subset_is_an_unchanged_copy_of_the_shared_images(nuclei_dir):
+    from seglearn.datasets import _nuclei_subset_dir
+
+    folder = _nuclei_subset_dir(None)
+    for file in sorted((folder / "images").glob("*.png")):
+        for kind in ("images", "masks", "instances"):
+            assert (folder / kind / file.name).read_bytes() == (nuclei_dir / kind / file.name).read_bytes()
+
+
+def _subset_copy(tmp_path):
+    import shutil
+
+    from seglearn.datasets import _nuclei_subset_dir
+
+    copy = tmp_path / "nuclei-v1"
+    shutil.copytree(_nuclei_subset_dir(None), copy)
+    return copy
+
+
+def test_load_nuclei_refuses_an_altered_or_incomplete_copy(tmp_path):
+    from seglearn.datasets import load_nuclei
+
+    copy = _subset_copy(tmp_path)
+    load_nuclei(path=copy)  # an unchanged copy loads
+    victim = sorted((copy / "masks").glob("*.png"))[3]
+    data = bytearray(victim.read_bytes())
+    data[-20] ^= 1
+    victim.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{victim.name} was altered"):
+        load_nuclei(path=copy)
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match=f"{victim.name} is missing"):
+        load_nuclei(path=copy)
+    (copy / "SHA256SUMS").write_text("0" * 64 + "  masks/x.png\n")
+    with pytest.raises(ValueError, match="SHA256SUMS is not the course's list"):
+        load_nuclei(path=copy)
+    with pytest.raises(FileNotFoundError, match="download_nuclei"):
+        load_nuclei(path=tmp_path / "nowhere")
+    with pytest.raises((TypeError, ValueError), match="instances"):
+        load_nuclei(instances="yes")
