@@ -8,11 +8,9 @@ ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-# Real microscopy images beside the project (CI and developers have them; course
-# users do not). The capstone chapter reads SEGLEARN_NUCLEI_DIR and falls back to
-# the course data set without it; tests that need the images skip without them.
-_SHARED_NUCLEI = ROOT.parent / "shared" / "data" / "dsb2018-nuclei"
-if "SEGLEARN_NUCLEI_DIR" not in os.environ and (_SHARED_NUCLEI / "images").is_dir():
-    os.environ["SEGLEARN_NUCLEI_DIR"] = str(_SHARED_NUCLEI)
+# Chapter 10 runs on the 40 nucleus images shipped in data/nuclei-v1 unless
+# SEGLEARN_NUCLEI_DIR names another folder: the notebook tests run what a student
+# runs. Tests that need the project's full set of 120 images (../shared) use the
+# ``nuclei_dir`` fixture of tests/conftest.py and skip without it.
 
 collect_ignore = ["build", "benchmarks"]

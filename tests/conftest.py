@@ -17,8 +17,8 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def nuclei_dir() -> Path:
-    """The real nucleus images (``SEGLEARN_NUCLEI_DIR``, set by the root conftest when
-    ``../shared/data/dsb2018-nuclei`` exists), or skip when they are absent."""
+    """The project's 120 real nucleus images (``SEGLEARN_NUCLEI_DIR``, else
+    ``../shared/data/dsb2018-nuclei``), or skip when they are absent."""
     folder = Path(os.environ.get("SEGLEARN_NUCLEI_DIR", ROOT.parent / "shared" / "data" / "dsb2018-nuclei"))
     if not (folder / "images").is_dir():
         pytest.skip(f"real nucleus images not found at {folder} (set SEGLEARN_NUCLEI_DIR)")
