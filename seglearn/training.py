@@ -242,6 +242,9 @@ def segmentation_loss(name, num_classes, *, gamma=2.0, alpha=0.25, smooth=1.0):
 
     loss = {"ce": ce, "focal": focal, "dice": dice, "ce+dice": ce_dice}[name]
     loss.__name__ = name.replace("+", "_")
+    # Two losses made with the same arguments compute the same thing: train() keys its
+    # traced step by this, so a fresh segmentation_loss(...) per run does not retrace.
+    loss._seglearn_key = ("segmentation_loss", name, num_classes, gamma, alpha, smooth)
     return loss
 
 
@@ -940,7 +943,10 @@ def train(
     (height, width, _), _ = _check_model(model)
     if val is not None and None in (height, width) and crop_size is not None:
         tile_size = check_int_pair(crop_size, "crop_size")
-    loss_key = ("builtin", loss_name) if loss_fn is None else ("callable", id(loss_fn))
+    if loss_fn is None:
+        loss_key = ("builtin", loss_name)
+    else:
+        loss_key = getattr(loss_fn, "_seglearn_key", None) or ("callable", id(loss_fn))
     if loss_fn is None:
         loss_fn = segmentation_loss(loss_name, num_classes)
 
@@ -958,6 +964,13 @@ def train(
     class_weight_tensor = tf.constant(weights if weights is not None else np.ones(num_classes, np.float32))
 
     total_steps = epochs * batches.steps if (epochs and batches.steps) else None
+    if schedule == "cosine" and total_steps is None and time_budget is None:
+        raise ValueError(
+            "`schedule='cosine'` needs the run's length to lower the step size along it: give "
+            "`epochs` with training data of known length, or a `time_budget`, or use "
+            f"schedule='constant'. Received: epochs={epochs!r}, time_budget=None and train_data "
+            "of unknown length"
+        )
     progress = _Progress(verbose, total_steps, time_budget, epochs)
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=model)
     model.stop_training = False

@@ -82,6 +82,35 @@ def test_a_second_model_of_the_same_architecture_reuses_the_traced_step():
     assert training._engine(other.model) is not engine
 
 
+def test_a_fresh_segmentation_loss_per_run_reuses_the_traced_step():
+    # Two calls of segmentation_loss with the same arguments compute the same loss:
+    # the engine must key its step by the arguments, not by the function object.
+    images, masks = threshold_data(8)
+    run = training.train(lambda: tiny_unet(base_filters=5), (images, masks), epochs=1, batch_size=4,
+                         loss=training.segmentation_loss("focal", 2), verbose=0)
+    engine = training._engine(run.model)
+    training.train(lambda: tiny_unet(base_filters=5), (images, masks), epochs=1, batch_size=4,
+                   loss=training.segmentation_loss("focal", 2), verbose=0)
+    assert len(engine._steps) == 1
+    (step, _), = engine._steps.values()
+    assert step.experimental_get_tracing_count() == 1
+    # other arguments are another loss, hence another step
+    training.train(lambda: tiny_unet(base_filters=5), (images, masks), epochs=1, batch_size=4,
+                   loss=training.segmentation_loss("focal", 2, gamma=1.0), verbose=0)
+    assert len(engine._steps) == 2
+
+
+def test_cosine_schedule_on_data_of_unknown_length_asks_for_a_length():
+    images, masks = threshold_data(8)
+    unknown = tf.data.Dataset.from_tensor_slices((images, masks.astype(np.int32))).batch(4).filter(
+        lambda x, y: True)
+    assert int(unknown.cardinality()) < 0
+    with pytest.raises(ValueError, match=r"`schedule='cosine'` needs the run's length.*time_budget=None"):
+        training.train(tiny_unet(), unknown, epochs=2, verbose=0)
+    run = training.train(tiny_unet(), unknown, epochs=2, schedule="constant", verbose=0)
+    assert len(run.history["loss"]) == 2
+
+
 def ours_and_keras(epochs, keras_optimizer, **options):
     """A tiny U-Net trained by ``train(**options)`` and its twin (same weights) by Keras ``fit``."""
     images, masks = threshold_data(4)
