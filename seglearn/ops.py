@@ -47,6 +47,8 @@ Errors
 
 ``conv2d_loop`` and ``max_pool2d_loop`` spell the formulas out with Python
 loops, for reading; the vectorised functions are the ones to use.
+``im2col`` builds the matrix of windows that ``conv2d`` multiplies with the
+kernel.
 
 This module imports only NumPy.
 """
@@ -84,6 +86,7 @@ __all__ = [
     "conv2d_loop",
     "conv2d_transpose",
     "conv_output_size",
+    "im2col",
     "max_pool2d",
     "max_pool2d_loop",
     "pad2d",
@@ -688,6 +691,67 @@ def conv2d_loop(x, kernel, bias=None, *, strides=1, padding="valid", dilation_ra
                                 total += xp[n, i * s1 + u * d1, j * s2 + v * d2, c] * w[u, v, c, o]
                     out[n, i, j, o] = total
     return out
+
+
+def im2col(x, kernel_size, *, strides=1, padding="valid", dilation_rate=1):
+    """The windows of a convolution as the columns of one matrix ("im2col").
+
+    Column ``q = (n H_out + i) W_out + j`` holds the window of output pixel
+    ``(n, i, j)``, read in the order of the kernel's ``(kh, kw, C)`` axes::
+
+        cols[(u kw + v) C + c, q] = xp[n, i s_h + u d_h, j s_w + v d_w, c]
+
+    with ``xp`` the padded input, so a convolution is one matrix product:
+    ``kernel.reshape(kh kw C_in, C_out).T @ cols`` is :func:`conv2d`'s output
+    as a ``(C_out, N H_out W_out)`` matrix. :func:`conv2d` multiplies the same
+    windows (as rows, a block at a time); this function builds the whole
+    matrix, for reading and for drawing.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, H, W, C)
+        Input images.
+    kernel_size : int or (int, int)
+        Window ``(kh, kw)``.
+    strides, padding, dilation_rate
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray of shape (kh kw C, N H_out W_out)
+        ``H_out = floor((H + 2p - d_h (kh - 1) - 1) / s_h) + 1`` as in
+        :func:`conv2d`; padded entries are 0.
+
+    Examples
+    --------
+    >>> x = np.arange(1.0, 17.0).reshape(1, 4, 4, 1)
+    >>> cols = im2col(x, 3)
+    >>> cols.shape                       # 3*3 taps, 2*2 windows
+    (9, 4)
+    >>> cols[:, 1]                       # the window of output pixel (0, 1)
+    array([ 2.,  3.,  4.,  6.,  7.,  8., 10., 11., 12.])
+    >>> k = np.ones((3, 3, 1, 1))
+    >>> (k.reshape(9, 1).T @ cols).reshape(2, 2)
+    array([[54., 63.],
+           [90., 99.]])
+    """
+    x = _images(x)
+    window = check_int_pair(kernel_size, "kernel_size")
+    dilation = check_int_pair(dilation_rate, "dilation_rate")
+    geo = _geometry(
+        x,
+        window,
+        check_int_pair(strides, "strides"),
+        check_padding(padding),
+        dilation,
+        name="kernel_size",
+        value=kernel_size,
+        window_text=f"window d*(k-1)+1 (dilation_rate={dilation_rate!r})",
+        padding_arg=padding,
+    )
+    x = x.astype(_result_dtype(x.dtype), copy=False)
+    windows = _windows(_pad(x, geo.pads, 0), geo)
+    return np.ascontiguousarray(windows.reshape(-1, window[0] * window[1] * x.shape[3]).T)
 
 
 def conv2d_transpose(x, kernel, bias=None, *, strides=1, padding="valid"):

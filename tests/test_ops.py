@@ -515,3 +515,37 @@ def test_conv2d_reads_arrays_with_stride_zero_axes_correctly():
     view = grey[None, :, :, None]
     np.testing.assert_allclose(ops.conv2d(view, kernel)[0, :, :, 0], [[5.0, 6.0], [9.0, 10.0]])
     np.testing.assert_allclose(ops.max_pool2d(view, 2)[0, :, :, 0], [[5.0, 7.0], [13.0, 15.0]])
+
+
+# --------------------------------------------------------------------------
+# im2col
+# --------------------------------------------------------------------------
+
+
+def test_im2col_hand_worked():
+    cols = ops.im2col(GRID, 2, strides=2)
+    # four 2x2 windows of the 0..15 grid, one per column, read row by row
+    np.testing.assert_array_equal(cols, [[0, 2, 8, 10], [1, 3, 9, 11], [4, 6, 12, 14], [5, 7, 13, 15]])
+    padded = ops.im2col(GRID, 3, padding=1)
+    assert padded.shape == (9, 16)
+    np.testing.assert_array_equal(padded[:, 0], [0, 0, 0, 0, 0, 1, 0, 4, 5])  # top-left window: zeros around 0
+
+
+@pytest.mark.parametrize("k, s, d, padding", LOOP_CASES)
+def test_im2col_times_the_kernel_is_conv2d(k, s, d, padding):
+    rng = np.random.default_rng(3)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x, w = rand(rng, 2, 7, 6, 2), rand(rng, kh, kw, 2, 3)
+    expected = conv2d(x, w, strides=s, padding=padding, dilation_rate=d)
+    cols = ops.im2col(x, (kh, kw), strides=s, padding=padding, dilation_rate=d)
+    assert cols.shape == (kh * kw * 2, expected[..., 0].size)
+    got = (w.reshape(-1, 3).T @ cols).T.reshape(expected.shape)
+    # float64, the same products summed in another order: a few ulps
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_im2col_errors():
+    with pytest.raises(ValueError, match="kernel_size"):
+        ops.im2col(GRID, 5)
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        ops.im2col(GRID[0], 2)
