@@ -27,15 +27,11 @@ argument, the rule and the value.
 
 from __future__ import annotations
 
-import os
+import keras
+import tensorflow as tf
+from keras import layers
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
-
-from seglearn._validation import (  # noqa: E402
+from seglearn._validation import (
     check_bool,
     check_choice,
     check_int_pair,
@@ -44,7 +40,7 @@ from seglearn._validation import (  # noqa: E402
     check_real,
     describe,
 )
-from seglearn.datasets import SHAPE_CLASSES  # noqa: E402
+from seglearn.datasets import SHAPE_CLASSES
 
 __all__ = [
     "FusedBatchNormalization",

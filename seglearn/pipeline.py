@@ -22,14 +22,10 @@ This module imports TensorFlow; use :func:`seglearn.datasets.split_arrays`
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import tensorflow as tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from ._validation import (  # noqa: E402
+from ._validation import (
     check_crop_size,
     check_array,
     check_bool,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 import zipfile
@@ -36,14 +35,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from seglearn import metrics  # noqa: E402
-from seglearn._validation import (  # noqa: E402
+from seglearn import metrics
+from seglearn._validation import (
     check_array,
     check_bool,
     check_choice,

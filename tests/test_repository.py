@@ -183,3 +183,22 @@ def test_public_functions_have_numpydoc_docstrings(name):
         if not doc or (takes_args and not any(section in doc for section in sections)):
             undocumented.append(attr)
     assert not undocumented, f"seglearn.{name}: no numpydoc Parameters section for {undocumented}"
+
+
+def test_importing_any_module_changes_no_environment_variable():
+    # Issue 18: quiet TensorFlow where the course starts it (the chapters' first cell,
+    # the CLI's main), never as a side effect of an import. TensorFlow, Keras and
+    # threadpoolctl (which sets KMP_DUPLICATE_LIB_OK) set variables of their own on
+    # import, so they are imported before the snapshot.
+    code = (
+        "import os, tensorflow, keras, seglearn\n"
+        "try:\n    import threadpoolctl\nexcept ImportError:\n    pass\n"
+        "before = dict(os.environ)\n"
+        "for name in seglearn._SUBMODULES:\n"
+        "    __import__('seglearn.' + name)\n"
+        "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
+        "print(changed)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
