@@ -27,6 +27,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from seglearn import _defaults
+
 __all__ = ["build_parser", "main"]
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -99,17 +101,17 @@ overlapping tiles, so there are no seams."""
 #: (``DEFAULT_*``) and the architecture of :func:`seglearn.models.unet`, written
 #: out here so that ``--help`` does not need TensorFlow (a test keeps them equal).
 TRAIN_DEFAULTS = {
-    "epochs": 120,
-    "learning_rate": 1e-2,
-    "batch_size": 32,
-    "augment": "flips",
-    "patience": None,
-    "depth": 3,
-    "base_filters": 8,
+    "epochs": _defaults.DEFAULT_EPOCHS,
+    "learning_rate": _defaults.DEFAULT_LEARNING_RATE,
+    "batch_size": _defaults.DEFAULT_BATCH_SIZE,
+    "augment": _defaults.DEFAULT_AUGMENT,
+    "patience": _defaults.DEFAULT_PATIENCE,
+    "depth": _defaults.DEFAULT_UNET_DEPTH,
+    "base_filters": _defaults.DEFAULT_UNET_BASE_FILTERS,
 }
 
 #: Folder images larger than this train on random crops of this size by default.
-DEFAULT_CROP_SIZE = 128
+DEFAULT_CROP_SIZE = _defaults.DEFAULT_CROP_SIZE
 
 
 class UsageError(Exception):

@@ -31,6 +31,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from seglearn._defaults import DEFAULT_UNET_BASE_FILTERS, DEFAULT_UNET_DEPTH
 from seglearn._validation import (
     check_bool,
     check_choice,
@@ -422,8 +423,8 @@ def unet(
     input_shape=(64, 64, 3),
     num_classes=NUM_SHAPE_CLASSES,
     *,
-    depth=3,
-    base_filters=8,
+    depth=DEFAULT_UNET_DEPTH,
+    base_filters=DEFAULT_UNET_BASE_FILTERS,
     kernel_size=3,
     activation="relu",
     batch_norm=True,

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from seglearn import metrics
+from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE
 from seglearn._validation import (
     check_array,
     check_bool,
@@ -67,15 +68,6 @@ __all__ = [
     "train",
 ]
 
-#: The default training recipe, chosen on the shapes validation split over 3
-#: seeds (``benchmarks/bench_training.py --only recipe``): 120 epochs of batches
-#: of 32 at a step size of 1e-2 along a cosine, each image turned by a random
-#: symmetry of the square (``augment=DEFAULT_AUGMENT``, what ``seglearn train``
-#: uses; :func:`train` itself does not augment unless asked).
-DEFAULT_EPOCHS = 120
-DEFAULT_LEARNING_RATE = 1e-2
-DEFAULT_BATCH_SIZE = 32
-DEFAULT_AUGMENT = "flips"
 
 #: Name of the metadata member inside a saved ``.keras`` archive.
 METADATA_NAME = "seglearn.json"

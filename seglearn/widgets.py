@@ -36,7 +36,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from . import ops
+from . import _defaults, ops
 from ._validation import check_array, check_choice, check_int_pair, check_positive_int, describe
 
 __all__ = [
@@ -59,16 +59,9 @@ KERNEL_KINDS = ("identity", "box", "gaussian", "sharpen", "edge", "sobel_x", "so
 #: Pooling kinds accepted by :func:`draw_pooling`.
 POOL_TYPES = ("max", "average")
 
-#: Oldest versions the course supports; kept equal to ``pyproject.toml`` by a test.
-MINIMUM_VERSIONS = {
-    "python": "3.10",
-    "numpy": "1.26",
-    "tensorflow": "2.16",
-    "keras": "3.11",
-    "matplotlib": "3.8",
-    "ipywidgets": "8.1",
-    "jupyterlab": "4.1",
-}
+#: Oldest versions the course supports, read from the package's requirements
+#: (``pyproject.toml``) by :func:`seglearn._defaults.minimum_versions`.
+MINIMUM_VERSIONS = _defaults.MINIMUM_VERSIONS
 
 # Kernels built from derivatives need a centre pixel and room for a difference.
 _ODD_AT_LEAST_3 = ("sharpen", "edge", "sobel_x", "sobel_y", "laplacian")

@@ -336,14 +336,29 @@ def test_widget_check_rejects_bad_value(value, error):
 
 
 def test_minimum_versions_match_pyproject(root):
+    # read from the package's metadata (seglearn._defaults), so they cannot drift
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     pins = {}
     for dep in project["dependencies"]:
         name, _, version = dep.partition(">=")
         pins[name.strip()] = version.strip()
     pins["python"] = project["requires-python"].removeprefix(">=")
+    assert set(widgets.MINIMUM_VERSIONS) == {"python", "numpy", "tensorflow", "keras", "matplotlib",
+                                             "ipywidgets", "jupyterlab"}
     for package, minimum in widgets.MINIMUM_VERSIONS.items():
         assert pins.get(package) == minimum, f"MINIMUM_VERSIONS[{package!r}] differs from pyproject.toml"
+
+
+def test_minimum_versions_of_a_source_tree_that_is_not_installed(monkeypatch):
+    from importlib import metadata
+
+    from seglearn import _defaults
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(_defaults.metadata, "metadata", not_installed)
+    assert _defaults.minimum_versions() == widgets.MINIMUM_VERSIONS  # parsed from pyproject.toml
 
 
 def test_environment_report_on_this_machine_passes():
