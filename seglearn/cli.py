@@ -342,16 +342,21 @@ def _cmd_evaluate(args) -> int:
 
 
 def _read_image(path: Path, channels: int):
+    """float32 (H, W, channels) in [0, 1], read as load_folder reads it (16-bit / 65535)."""
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+
+    from seglearn._imageio import read_image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            array = np.asarray(image)
-    except UnidentifiedImageError:
-        raise UsageError(f"{path}: not an image file that Pillow can read") from None
-    return array[..., None] if channels == 1 else array
+        image = read_image(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if channels == 3:
+        return image
+    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]):
+        return image[..., :1]
+    # an RGB image for a grey model: luminance with ITU-R 601 weights, as Pillow's convert("L")
+    return (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
 
 
 def _cmd_predict(args) -> int:
@@ -383,7 +388,7 @@ def _cmd_predict(args) -> int:
         overlay_path = out_dir / f"{path.stem}_overlay.png"
         Image.fromarray(labels).save(mask_path)
         shown = image[..., 0] if info.channels == 1 else image
-        overlay = viz.overlay(shown.astype(np.float32) / 255.0, labels, num_classes=info.num_classes)
+        overlay = viz.overlay(shown, labels, num_classes=info.num_classes)
         Image.fromarray(np.round(np.clip(overlay, 0, 1) * 255).astype(np.uint8)).save(overlay_path)
         counts = np.bincount(labels.ravel(), minlength=info.num_classes) / labels.size
         found = ", ".join(

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._imageio import READ_ERRORS as _READ_ERRORS
+from ._imageio import image_to_float, read_array
 from ._validation import (
     check_array,
     check_bool,
@@ -422,8 +424,6 @@ SHAPES_SPLITS = {"train": (300, 0), "val": (40, 1), "test": (60, 2)}
 SHAPES_SHA256 = "ff2a42b9a760eb938fde0c34d418cd845d072053945cd817864c70e7d15ec001"
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed time stamp: the same arrays give the same file
-# What reading a damaged or foreign file can raise (Pillow, tifffile, zipfile, np.load).
-_READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile)
 
 
 def get_cache_dir() -> Path:
@@ -623,7 +623,6 @@ def load_shapes(split="train", *, path=None):
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 MASK_EXTENSIONS = (".png", ".tif", ".tiff", ".bmp")
 _LOSSY = (".jpg", ".jpeg")
-_TIFF = (".tif", ".tiff")
 
 
 def _list_files(folder: Path, name: str, extensions) -> dict:
@@ -649,67 +648,6 @@ def _names(paths, limit=8) -> str:
     names = [p.name for p in paths]
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
-
-
-def _read_array(path: Path, kind: str) -> tuple[np.ndarray, str]:
-    """Read an image file into an ndarray (Pillow, or tifffile for TIFFs Pillow cannot read)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if kind == "image":
-                if mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                elif mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
-                    im = im.convert("L" if mode == "1" else "RGB")
-            elif mode == "1":
-                im = im.convert("L").point(lambda v: 1 if v else 0)
-            return np.asarray(im), im.mode
-    except _READ_ERRORS as exc:
-        if path.suffix.lower() in _TIFF:
-            import tifffile
-
-            try:
-                return np.asarray(tifffile.imread(path)), "tifffile"
-            except _READ_ERRORS as tiff_exc:
-                exc = tiff_exc
-        raise ValueError(f"cannot read {kind} file {path}: {type(exc).__name__}: {exc}") from None
-
-
-def _image_to_float(arr: np.ndarray, path: Path, normalize: str) -> np.ndarray:
-    """An image array (H, W), (H, W, 1-4) -> float32 (H, W, 3) in [0, 1]."""
-    if arr.ndim == 3 and arr.shape[-1] in (2, 4):  # grey + alpha, RGB + alpha: drop alpha
-        arr = arr[..., :-1]
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
-        raise ValueError(f"image file {path} has shape {arr.shape}; expected (H, W) grey or (H, W, 3) RGB")
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    if arr.dtype.kind not in "uif":
-        raise ValueError(f"image file {path} has unsupported pixel type {arr.dtype}")
-    x = arr.astype(np.float32)
-    if normalize == "minmax":
-        low, high = float(x.min()), float(x.max())
-        x = (x - low) / (high - low) if high > low else np.zeros_like(x)
-    elif arr.dtype.kind in "ui":
-        # 8-bit files -> /255, 16-bit files (also read by Pillow as int32 mode "I") -> /65535
-        scale = 255.0 if arr.dtype.itemsize == 1 else 65535.0
-        if arr.min() < 0 or arr.max() > scale:
-            raise ValueError(
-                f"image file {path} holds values in [{arr.min()}, {arr.max()}], outside [0, {scale:g}]; "
-                "pass normalize='minmax' to rescale each image to [0, 1]"
-            )
-        x = x / np.float32(scale)
-    elif not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
-        raise ValueError(
-            f"image file {path} holds floating-point values outside [0, 1] (or NaN); "
-            "pass normalize='minmax' to rescale each image to [0, 1]"
-        )
-    if x.ndim == 2:
-        x = np.repeat(x[..., None], 3, axis=-1)
-    return x
 
 
 def _mask_to_labels(arr: np.ndarray, path: Path) -> np.ndarray:
@@ -858,8 +796,8 @@ def load_folder(
     names = sorted(images)
     image_list, mask_list = [], []
     for stem in names:
-        image = _image_to_float(_read_array(images[stem], "image")[0], images[stem], normalize)
-        mask = _mask_to_labels(_read_array(masks[stem], "mask")[0], masks[stem])
+        image = image_to_float(read_array(images[stem], "image")[0], images[stem], normalize)
+        mask = _mask_to_labels(read_array(masks[stem], "mask")[0], masks[stem])
         if image.shape[:2] != mask.shape:
             raise ValueError(
                 f"image {images[stem]} is {image.shape[0]}x{image.shape[1]} but its mask {masks[stem]} is "

@@ -157,6 +157,29 @@ def test_predict_writes_masks_and_overlays(folder_model, tmp_path, capsys):
     assert out.count("_mask.png") == 2
 
 
+def test_a_16_bit_image_predicts_the_same_through_the_cli_load_folder_and_predict(folder_model, tmp_path, capsys):
+    # Issue 18: one image reader. A 16-bit grey image with values far above 255 used to be
+    # clipped to 8 bits by the CLI (Pillow's convert("L")) while load_folder divides by 65535.
+    from seglearn import datasets, training
+
+    _, model_path = folder_model
+    model, info = training.load_model(model_path)
+    rng = np.random.default_rng(1)
+    pixels = (rng.random((32, 32)) ** 2 * 65535).astype(np.uint16)
+    folder = tmp_path / "deep"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    Image.fromarray(pixels).save(folder / "images" / "deep.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "masks" / "deep.png")
+    images, _ = datasets.load_folder(folder / "images", folder / "masks")
+    np.testing.assert_allclose(images[0, ..., 0], pixels / 65535, atol=1e-6)
+    expected = training.predict(model, info.prepare(images[0]))
+    status, _, err = run(capsys, "predict", "--model", model_path, "--out", tmp_path / "out",
+                         folder / "images" / "deep.png")
+    assert status == 0, err
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "deep_mask.png")), expected)
+
+
 # ---------------------------------------------------------------------------
 # the course data set
 # ---------------------------------------------------------------------------
