@@ -1,0 +1,90 @@
+"""The checks accept every correct form of an answer and reject the plausible wrong ones.
+
+Each test runs a chapter's exercise with another answer in place of the instructor's
+solution, then the check cell (tests/exercise_harness.py: the chapter's code cells in
+one namespace, without a kernel, executed once per test module up to the exercise).
+A wrong answer must fail with an ``AssertionError`` whose message points at the mistake.
+"""
+
+import re
+
+import pytest
+
+from exercise_harness import Chapter
+
+# --------------------------------------------------------------------------- chapter 05, exercise 3
+
+COMPILE = 'repaired.compile(optimizer="adam", loss={loss}, metrics={metrics})'
+REBUILD = "repaired = seed_cnn(input_shape=INPUT_SHAPE, num_classes=NUM_CLASSES, reproduce_bug=True)\n"
+
+
+def _compiled(loss, metrics='["accuracy"]', *, before=""):
+    return REBUILD + before + COMPILE.format(loss=loss, metrics=metrics)
+
+
+LOGITS_LAST_LAYER = "repaired.layers[-1].activation = keras.activations.linear\n"
+REBUILT_WITH_LOGITS = """
+repaired = keras.Sequential([
+    keras.Input(INPUT_SHAPE),
+    keras.layers.Conv2D(32, 3, activation="relu"),
+    keras.layers.MaxPooling2D(2),
+    keras.layers.Conv2D(64, 3, activation="relu"),
+    keras.layers.MaxPooling2D(2),
+    keras.layers.Conv2D(64, 3, activation="relu"),
+    keras.layers.Flatten(),
+    keras.layers.Dense(64, activation="relu"),
+    keras.layers.Dense(NUM_CLASSES),  # logits
+])
+repaired.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 metrics=["accuracy"])
+"""
+
+FIXED_COMPILE_RIGHT = {
+    "instructor": None,
+    "string name": _compiled('"sparse_categorical_crossentropy"'),
+    "class name as a string": _compiled('"SparseCategoricalCrossentropy"'),
+    "function": _compiled("keras.losses.sparse_categorical_crossentropy"),
+    "loss object, defaults": _compiled("keras.losses.SparseCategoricalCrossentropy()"),
+    "loss object, from_logits=False": _compiled("keras.losses.SparseCategoricalCrossentropy(from_logits=False)"),
+    "metric object": _compiled('"sparse_categorical_crossentropy"', "[keras.metrics.SparseCategoricalAccuracy()]"),
+    "fix 2: softmax dropped": _compiled("keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+                                        before=LOGITS_LAST_LAYER),
+    "fix 2: rebuilt with a linear last layer": REBUILT_WITH_LOGITS,
+}
+
+FIXED_COMPILE_WRONG = {  # answer -> what the message must point at
+    "left as it was": (REBUILD, "softmax"),
+    "from_logits=True on the softmax": (
+        _compiled("keras.losses.SparseCategoricalCrossentropy(from_logits=True)"), r"from_logits=False"),
+    "categorical cross-entropy on class ids": (_compiled('"categorical_crossentropy"'), "one-hot"),
+    "categorical cross-entropy object": (_compiled("keras.losses.CategoricalCrossentropy()"), "one-hot"),
+    "mean squared error": (_compiled('"mse"'), "amounts"),
+    "mean squared error object": (_compiled("keras.losses.MeanSquaredError()"), "amounts"),
+    "logits with from_logits=False": (
+        _compiled("keras.losses.SparseCategoricalCrossentropy()", before=LOGITS_LAST_LAYER), "from_logits=True"),
+    "the class instead of an object": (_compiled("keras.losses.SparseCategoricalCrossentropy"), "parentheses"),
+    "sum over the batch": (
+        _compiled('keras.losses.SparseCategoricalCrossentropy(reduction="sum")'), "reduction"),
+    "no accuracy metric": (_compiled('"sparse_categorical_crossentropy"', "[]"), "accuracy"),
+}
+
+
+@pytest.fixture(scope="module")
+def chapter_05():
+    return Chapter("05_first_cnn.ipynb")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer", FIXED_COMPILE_RIGHT.values(), ids=FIXED_COMPILE_RIGHT.keys())
+def test_fixed_compile_call_accepts(chapter_05, answer):
+    outcome = chapter_05.check("fixed compile call", answer)
+    assert outcome.passed, outcome.message
+    assert outcome.output.startswith("fixed:"), outcome.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer, hint", FIXED_COMPILE_WRONG.values(), ids=FIXED_COMPILE_WRONG.keys())
+def test_fixed_compile_call_rejects(chapter_05, answer, hint):
+    outcome = chapter_05.check("fixed compile call", answer)
+    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
+    assert re.search(hint, outcome.message), outcome.message
