@@ -14,7 +14,7 @@ Rules for this module: raise ``ValueError`` or ``TypeError`` (never
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ __all__ = [
     "check_axis_size",
     "check_bool",
     "check_choice",
+    "check_class_weight",
     "check_crop_size",
     "check_images",
     "check_int",
@@ -529,3 +530,38 @@ def check_crop_size(crop_size, images_shape, name: str = "crop_size") -> tuple[i
     if crop[0] > height or crop[1] > width:
         raise ValueError(f"`{name}` must be at most the images' size {height}x{width}. Received: {name}={crop_size!r}")
     return crop
+
+
+def check_class_weight(class_weight, num_classes: int, name: str = "class_weight") -> np.ndarray:
+    """One non-negative weight per class, from a sequence or a ``{class id: weight}`` dict.
+
+    A dict leaves the classes it does not name at weight 1.
+
+    Returns
+    -------
+    float32 ndarray of shape (num_classes,)
+
+    Examples
+    --------
+    >>> check_class_weight({1: 4.0}, 3).tolist()
+    [1.0, 4.0, 1.0]
+    >>> check_class_weight([1.0, -1.0], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: `class_weight` must hold 2 weights >= 0 (one per class), or be a dict {class id: weight}. Received: class_weight=[1.0, -1.0]
+    """
+    rule = f"must hold {num_classes} weights >= 0 (one per class), or be a dict {{class id: weight}}"
+    if isinstance(class_weight, Mapping):
+        weights = np.ones(num_classes, dtype=np.float32)
+        for key, value in class_weight.items():
+            key = check_positive_int(key, name, minimum=0)
+            if key >= num_classes:
+                raise ValueError(
+                    f"`{name}` keys must be class ids in [0, {num_classes}). Received: {name}={describe(class_weight)}"
+                )
+            weights[key] = check_real(value, name, low=0)
+        return weights
+    weights = check_array(class_weight, name, ndim=(0, 1), dtype=np.float32)
+    if weights.shape != (num_classes,) or np.any(weights < 0):
+        _fail(name, rule, class_weight)
+    return weights

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._validation import (
     check_array,
+    check_class_weight,
     check_bool,
     check_int,
     check_labels,
@@ -233,12 +234,7 @@ def sparse_categorical_crossentropy(
     safe = np.where(valid, labels, 0)
     per_pixel = -np.take_along_axis(log_q, safe[..., None], axis=-1)[..., 0]
     if class_weight is not None:
-        weights = _class_vector(class_weight, "class_weight", num_classes)
-        if weights.ndim == 0:
-            raise ValueError(
-                "`class_weight` must have one entry per class; for a single number, "
-                f"scale the loss instead. Received: class_weight={describe(class_weight)}"
-            )
+        weights = check_class_weight(class_weight, num_classes).astype(np.float64)
         per_pixel = per_pixel * weights[safe]
     count = int(valid.sum())
     if count == 0:

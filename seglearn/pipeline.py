@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._validation import (
+    check_class_weight,
     check_crop_size,
     check_array,
     check_bool,
@@ -296,13 +297,7 @@ def make_dataset(
         raise ValueError("`num_classes` is required with one_hot=True or class_weight. Received: num_classes=None")
     weights = None
     if class_weight is not None:
-        weights = check_array(class_weight, "class_weight", ndim=1, dtype=np.float32)
-        if weights.shape != (num_classes,) or np.any(weights < 0):
-            raise ValueError(
-                f"`class_weight` must hold {num_classes} non-negative weights, one per class. "
-                f"Received: class_weight={describe(class_weight)}"
-            )
-        weights = tf.constant(weights)
+        weights = tf.constant(check_class_weight(class_weight, num_classes))
     if augment:
         augment_pair(tf.zeros((2, 2, 1)), tf.zeros((2, 2), tf.int32), tf.constant([0, 0]), **options)  # check options now
 

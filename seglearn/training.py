@@ -42,6 +42,7 @@ import tensorflow as tf
 from seglearn import metrics
 from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE
 from seglearn._validation import (
+    check_class_weight,
     check_array,
     check_bool,
     check_choice,
@@ -474,27 +475,6 @@ def _forward_logits(model, images, batch_size) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _class_weight_vector(class_weight, num_classes) -> np.ndarray:
-    if isinstance(class_weight, Mapping):
-        weights = np.ones(num_classes, dtype=np.float32)
-        for key, value in class_weight.items():
-            key = check_positive_int(key, "class_weight", minimum=0)
-            if key >= num_classes:
-                raise ValueError(
-                    f"`class_weight` keys must be class ids in [0, {num_classes}). "
-                    f"Received: class_weight={describe(class_weight)}"
-                )
-            weights[key] = check_real(value, "class_weight", low=0)
-        return weights
-    weights = check_array(class_weight, "class_weight", ndim=1, dtype=np.float32)
-    if weights.shape != (num_classes,) or np.any(weights < 0):
-        raise ValueError(
-            f"`class_weight` must hold {num_classes} weights >= 0 (one per class), "
-            f"or be a dict {{class id: weight}}. Received: class_weight={describe(class_weight)}"
-        )
-    return weights
-
-
 def _check_dataset(dataset, model, name):
     """Check that a tf.data.Dataset yields (images, masks) batches for ``model``."""
     (_, _, channels), _ = _check_model(model)
@@ -904,7 +884,7 @@ def train(
     if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"`verbose` must be one of 'auto', 0, 1, 2. Received: verbose={verbose!r}")
     verbose = 1 if verbose == "auto" else verbose
-    weights = None if class_weight is None else _class_weight_vector(class_weight, num_classes)
+    weights = None if class_weight is None else check_class_weight(class_weight, num_classes)
     if weights is not None and loss_name in ("dice", "ce+dice"):
         raise ValueError(
             "`class_weight` does not apply to a Dice loss (it has no per-pixel terms). "

@@ -165,14 +165,20 @@ class TestSparseCategoricalCrossentropy:
             sparse_categorical_crossentropy([0], [[2.0, -1.0]])
 
     def test_refuses_class_weight_length(self):
-        with pytest.raises(ValueError, match=r"`class_weight` must be a number or have one entry per class \(2\)"):
+        # the one class-weight check of seglearn._validation, shared with pipeline and training
+        with pytest.raises(ValueError, match=r"`class_weight` must hold 2 weights >= 0 \(one per class\)"):
             sparse_categorical_crossentropy(LABELS_2X2, PROBS_2X2, class_weight=[1, 2, 3])
 
     def test_refuses_negative_or_scalar_class_weight(self):
-        with pytest.raises(ValueError, match="`class_weight` must be >= 0"):
+        with pytest.raises(ValueError, match=r"`class_weight` must hold 2 weights >= 0.*class_weight=\[1, -2\]"):
             sparse_categorical_crossentropy(LABELS_2X2, PROBS_2X2, class_weight=[1, -2])
-        with pytest.raises(ValueError, match="`class_weight` must have one entry per class"):
+        with pytest.raises(ValueError, match=r"`class_weight` must hold 2 weights >= 0.*class_weight=2.0"):
             sparse_categorical_crossentropy(LABELS_2X2, PROBS_2X2, class_weight=2.0)
+
+    def test_class_weight_as_a_dict_weights_the_named_classes(self):
+        as_dict = sparse_categorical_crossentropy(LABELS_2X2, PROBS_2X2, class_weight={1: 3.0})
+        as_list = sparse_categorical_crossentropy(LABELS_2X2, PROBS_2X2, class_weight=[1.0, 3.0])
+        assert as_dict == pytest.approx(as_list)
 
     def test_refuses_non_bool_from_logits(self):
         with pytest.raises(TypeError, match="`from_logits` must be True or False"):
