@@ -7,8 +7,8 @@ implementations of every formula the course teaches (``ops``, ``losses``,
 ``training``), the FAQ chapters' experiments by topic (``robustness``: test-time
 corruptions and border errors; ``cost``: memory and timing; ``deploy``:
 TensorFlow Lite; ``interpret``: feature maps, Grad-CAM, confidence), plain-text
-result tables (``tables``), plots and interactive explorers (``viz``,
-``widgets``), and the instructor's tools (``grading``, ``cli``).
+result tables (``tables``), plots, diagrams and interactive explorers (``viz``,
+``diagrams``, ``widgets``), and the instructor's tools (``grading``, ``cli``).
 
 ``import seglearn`` is cheap: submodules load on first attribute access, and
 only ``models``, ``training`` and ``pipeline`` import TensorFlow when they are
@@ -30,6 +30,7 @@ _SUBMODULES = (
     "cost",
     "datasets",
     "deploy",
+    "diagrams",
     "grading",
     "interpret",
     "losses",

@@ -9,6 +9,10 @@ curves of several runs side by side), which draws through ``pyplot`` so that
 the inline backend shows it at the end of the cell, as the FAQ chapters expect;
 :func:`plot_seed_comparison` does the same for its error-bar plot.
 
+The diagrams that explain the machinery (the U-Net from a model, im2col,
+receptive fields, transposed-convolution stamping, the seven steps) live in
+:mod:`seglearn.diagrams` and are re-exported here.
+
 Each class has a fixed colour (:func:`class_colors`): background black, then
 red, blue, green, yellow, purple, ..., the same in every plot of the course.
 """
@@ -23,15 +27,29 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ._validation import check_array, check_choice, check_positive_int, check_real, check_same_shape, describe
+from .diagrams import (
+    SEVEN_STEPS,
+    plot_im2col,
+    plot_receptive_field,
+    plot_seven_steps,
+    plot_transposed_conv_stamping,
+    plot_unet_architecture,
+)
 
 __all__ = [
+    "SEVEN_STEPS",
     "class_colors",
     "overlay",
     "plot_history",
+    "plot_im2col",
     "plot_overlay",
     "plot_predictions",
+    "plot_receptive_field",
     "plot_runs",
     "plot_seed_comparison",
+    "plot_seven_steps",
+    "plot_transposed_conv_stamping",
+    "plot_unet_architecture",
     "show_samples",
 ]
 
