@@ -88,3 +88,65 @@ def test_fixed_compile_call_rejects(chapter_05, answer, hint):
     outcome = chapter_05.check("fixed compile call", answer)
     assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
     assert re.search(hint, outcome.message), outcome.message
+
+
+# --------------------------------------------------------------------------- chapter 01, exercise 2
+
+BEST_THRESHOLD_RIGHT = {
+    "instructor": None,
+    "list and >=": """
+mean_iou = []
+for t in THRESHOLDS:
+    mean_iou.append(np.mean(iou_per_class(val_foreground, val_brightness >= t, num_classes=2)))
+best_threshold = float(THRESHOLDS[int(np.argmax(mean_iou))])
+""",
+    "by hand from the confusion matrix": """
+mean_iou = []
+for t in THRESHOLDS:
+    cm = confusion_matrix(val_foreground, (val_brightness > t).astype(int), 2)
+    iou = np.diag(cm) / (cm.sum(axis=0) + cm.sum(axis=1) - np.diag(cm))
+    mean_iou.append(iou.mean())
+best_threshold = max(zip(mean_iou, THRESHOLDS))[1]
+""",
+}
+
+_SHAPES_ONLY = """
+mean_iou = [iou_per_class(val_foreground, (val_brightness > t).astype(int), num_classes=2)[1] for t in THRESHOLDS]
+best_threshold = THRESHOLDS[np.argmax(mean_iou)]
+"""
+_PER_IMAGE = """
+mean_iou = [np.mean([iou_per_class(val_foreground[k], (val_brightness[k] > t).astype(int), num_classes=2).mean()
+                     for k in range(len(val_foreground))]) for t in THRESHOLDS]
+best_threshold = THRESHOLDS[np.argmax(mean_iou)]
+"""
+_RIGHT_IOUS = """
+mean_iou = [iou_per_class(val_foreground, (val_brightness > t).astype(int), num_classes=2).mean() for t in THRESHOLDS]
+"""
+BEST_THRESHOLD_WRONG = {
+    "the IoU of the shapes only": (_SHAPES_ONLY, "shapes only"),
+    "image by image": (_PER_IMAGE, "image by image"),
+    "pixel accuracy": ("""
+mean_iou = [np.mean((val_brightness > t) == (val_foreground == 1)) for t in THRESHOLDS]
+best_threshold = THRESHOLDS[np.argmax(mean_iou)]
+""", "differs"),
+    "the position, not the threshold": (_RIGHT_IOUS + "best_threshold = np.argmax(mean_iou)\n", "position"),
+    "the lowest score": (_RIGHT_IOUS + "best_threshold = THRESHOLDS[np.argmin(mean_iou)]\n", "highest mean IoU"),
+}
+
+
+@pytest.fixture(scope="module")
+def chapter_01():
+    return Chapter("01_background.ipynb")
+
+
+@pytest.mark.parametrize("answer", BEST_THRESHOLD_RIGHT.values(), ids=BEST_THRESHOLD_RIGHT.keys())
+def test_best_threshold_accepts(chapter_01, answer):
+    outcome = chapter_01.check("best threshold", answer)
+    assert outcome.passed, outcome.message
+
+
+@pytest.mark.parametrize("answer, hint", BEST_THRESHOLD_WRONG.values(), ids=BEST_THRESHOLD_WRONG.keys())
+def test_best_threshold_rejects(chapter_01, answer, hint):
+    outcome = chapter_01.check("best threshold", answer)
+    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
+    assert re.search(hint, outcome.message), outcome.message
