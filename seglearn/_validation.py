@@ -30,6 +30,7 @@ __all__ = [
     "check_int",
     "check_int_pair",
     "check_labels",
+    "check_masks",
     "check_model",
     "check_padding",
     "check_positive_int",
@@ -137,9 +138,10 @@ def check_array(
 
 
 def check_images(images, name: str = "images") -> np.ndarray:
-    """Check a batch of images of shape ``(N, H, W, C)``; return it as float32.
+    """Check a non-empty batch of images of shape ``(N, H, W, C)``; return it as float32.
 
-    The array is not copied when it already is float32.
+    The array is not copied when it already is float32. An empty batch
+    (``N = 0``) is refused with a ``ValueError`` naming the argument.
 
     Examples
     --------
@@ -151,7 +153,39 @@ def check_images(images, name: str = "images") -> np.ndarray:
     ValueError: `images` must have 4 dimensions (N, H, W, C), but has 3. Received: images=array of shape (4, 4, 3) and dtype float64
     """
     arr = check_array(images, name, ndim=4, layout="(N, H, W, C)")
+    if arr.shape[0] == 0:
+        _fail(name, "must hold at least one image", arr)
     return arr.astype(np.float32, copy=False)
+
+
+def check_masks(masks, images_shape, name: str = "masks", images_name: str = "images") -> np.ndarray:
+    """Check integer masks ``(N, H, W)`` that pair with images of shape ``(N, H, W, ...)``.
+
+    Parameters
+    ----------
+    masks : array-like
+    images_shape : tuple of int
+        The shape of the images the masks belong to; its first three entries count.
+
+    Returns
+    -------
+    ndarray
+        The masks, as an integer array (not copied).
+
+    Examples
+    --------
+    >>> check_masks(np.zeros((2, 4, 4), np.uint8), (2, 4, 4, 3)).shape
+    (2, 4, 4)
+    >>> check_masks(np.zeros((2, 4, 5), np.uint8), (2, 4, 4, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `masks` must have shape (N, H, W) = (2, 4, 4) to match `images`. Received: masks=array of shape (2, 4, 5) and dtype uint8
+    """
+    arr = check_array(masks, name, ndim=3, layout="(N, H, W)", kind="integer")
+    expected = tuple(images_shape[:3])
+    if arr.shape != expected:
+        _fail(name, f"must have shape (N, H, W) = {expected} to match `{images_name}`", arr)
+    return arr
 
 
 def check_model(model, name: str = "model"):

@@ -31,6 +31,7 @@ from ._validation import (
     check_array,
     check_bool,
     check_int_pair,
+    check_masks,
     check_positive_int,
     check_real,
     describe,
@@ -264,12 +265,7 @@ def make_dataset(
     ('float32', 'int32')
     """
     x = normalize_images(images)
-    y = check_array(masks, "masks", ndim=3, layout="(N, H, W)", kind="integer")
-    if y.shape != x.shape[:3]:
-        raise ValueError(
-            "`images` and `masks` must have the same (N, H, W). "
-            f"Received: images.shape={x.shape}, masks.shape={y.shape}"
-        )
+    y = check_masks(masks, x.shape)
     if y.size and y.min() < 0:
         raise ValueError(f"`masks` must hold class ids >= 0 (found {y.min()}). Received: masks={describe(y)}")
     batch_size = check_positive_int(batch_size, "batch_size")

@@ -21,12 +21,12 @@ from ._validation import (
     check_array,
     check_choice,
     check_images,
+    check_masks,
     check_int,
     check_int_pair,
     check_positive_int,
     check_real,
     check_same_shape,
-    describe,
 )
 
 __all__ = [
@@ -287,12 +287,7 @@ def random_crops(images, masks, size, *, per_image=1, seed=0):
     ((6, 2, 2, 1), (6, 2, 2), True)
     """
     images = check_array(images, "images", ndim=4, layout="(N, H, W, C)")
-    masks = check_array(masks, "masks", ndim=3, layout="(N, H, W)", kind="integer")
-    if masks.shape != images.shape[:3]:
-        raise ValueError(
-            f"`masks` must have shape (N, H, W) = {images.shape[:3]} to match `images`. "
-            f"Received: masks={describe(masks)}"
-        )
+    masks = check_masks(masks, images.shape)
     h, w = check_int_pair(size, "size")
     if h > images.shape[1] or w > images.shape[2]:
         raise ValueError(

@@ -40,9 +40,12 @@ import numpy as np
 import tensorflow as tf
 
 from seglearn import metrics
-from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE
+from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE  # noqa: F401 (the recipe, re-exported)
 from seglearn._validation import (
     check_class_weight,
+    check_images,
+    check_masks,
+    check_model,
     check_array,
     check_bool,
     check_choice,
@@ -83,8 +86,7 @@ _FORMAT_VERSION = 1
 
 def _check_model(model) -> tuple[tuple, int]:
     """Check a segmentation model; return its input shape (H, W, C) and K."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model. Received: model={describe(model)}")
+    check_model(model)
     in_shape, out_shape = model.input_shape, model.output_shape
     if (
         not isinstance(in_shape, tuple)
@@ -106,9 +108,7 @@ def _num_classes(model) -> int:
 def _check_images(images, model, name="images") -> np.ndarray:
     """Images (N, H, W, C) as float32 with the model's channels (and size, if fixed)."""
     (height, width, channels), _ = _check_model(model)
-    images = check_array(images, name, ndim=4, layout="(N, H, W, C)", dtype=np.float32)
-    if images.shape[0] == 0:
-        raise ValueError(f"`{name}` must hold at least one image. Received: {name}={describe(images)}")
+    images = check_images(images, name)
     if images.shape[-1] != channels:
         raise ValueError(
             f"`{name}` must have {channels} channels, as the model's input. "
@@ -128,12 +128,7 @@ def _check_fixed_size(images, model, name="images"):
 
 def _check_pair(images, masks, model, images_name="images", masks_name="masks"):
     images = _check_images(images, model, images_name)
-    masks = check_array(masks, masks_name, ndim=3, layout="(N, H, W)", kind="integer")
-    if masks.shape != images.shape[:3]:
-        raise ValueError(
-            f"`{masks_name}` must have shape (N, H, W) = {images.shape[:3]} to match "
-            f"`{images_name}`. Received: {masks_name}={describe(masks)}"
-        )
+    masks = check_masks(masks, images.shape, masks_name, images_name)
     masks = check_labels(masks, masks_name, _num_classes(model))
     return images, masks
 
@@ -1239,12 +1234,7 @@ def evaluate(model, images, masks, *, num_classes=None, batch_size=16, tile_size
             f"Received: model with output_shape={model.output_shape}"
         )
     images = _check_images(images, model)
-    masks = check_array(masks, "masks", ndim=3, layout="(N, H, W)", kind="integer")
-    if masks.shape != images.shape[:3]:
-        raise ValueError(
-            f"`masks` must have shape (N, H, W) = {images.shape[:3]} to match `images`. "
-            f"Received: masks={describe(masks)}"
-        )
+    masks = check_masks(masks, images.shape)
     masks = check_labels(masks, "masks", k, ignore_index=ignore_index)
     predicted = predict(model, images, tile_size=tile_size, overlap=overlap, batch_size=batch_size)
     cm = metrics.confusion_matrix(masks, predicted, k, ignore_index=ignore_index)

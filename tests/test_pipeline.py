@@ -259,7 +259,7 @@ def test_keras_fits_on_a_dataset_with_pixel_weights():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(masks=np.zeros((4, 8, 7), int)), r"same \(N, H, W\)"),
+        (dict(masks=np.zeros((4, 8, 7), int)), r"`masks` must have shape \(N, H, W\) = \(4, 8, 8\) to match `images`"),
         (dict(batch_size=0), "batch_size"),
         (dict(one_hot=True), "num_classes"),
         (dict(num_classes=2, class_weight=[1.0]), "class_weight"),
