@@ -514,16 +514,20 @@ def _architecture(model):
     def add_conv(b, layer):
         box = boxes[b]
         box.convs.append((int(layer.filters), tuple(layer.kernel_size)))
-        boxes[b] = box._replace(channels=int(layer.filters), name=box.name or layer.name.split("_")[0])
+        prefix = layer.name.split("_")[0]
+        if prefix == type(layer).__name__.lower():  # a name Keras made up ("conv2d_7"): name by role later
+            prefix = "?"
+        boxes[b] = box._replace(channels=int(layer.filters), name=box.name or prefix)
 
+    input_layer = model.inputs[0]._keras_history.operation  # not in model.layers for a Sequential
+    box_of[input_layer.name] = new_box("input", Fraction(1), int(model.inputs[0].shape[-1]), "input")
+    factor_of[input_layer.name] = Fraction(1)
     output_layer = model.outputs[0]._keras_history.operation
     for layer in model.layers:
+        if isinstance(layer, kl.InputLayer):
+            continue
         nodes = layer._inbound_nodes
         parents = [node.operation for node in nodes[0].parent_nodes] if nodes else []
-        if isinstance(layer, kl.InputLayer):
-            box_of[layer.name] = new_box("input", Fraction(1), int(layer.output.shape[-1]), "input")
-            factor_of[layer.name] = Fraction(1)
-            continue
         if isinstance(layer, keras.Model):
             _not_encoder_decoder(model, f"layer {layer.name!r} is a nested model")
         if isinstance(layer, (kl.Flatten, kl.Dense, kl.Reshape, kl.GlobalAveragePooling2D, kl.GlobalMaxPooling2D)):
@@ -599,8 +603,14 @@ def _architecture(model):
             boxes[k] = box._replace(kind="bottleneck")
         elif box.kind == "encoder" and any(e.source == k and e.kind == "up" for e in edges):
             boxes[k] = box._replace(kind="bottleneck")
-        if not boxes[k].name:
-            boxes[k] = boxes[k]._replace(name=f"{boxes[k].kind} {k}")
+    # Boxes are named after their layers ("enc0_conv1" -> "enc0") when those names are
+    # distinct, else by their role and level ("enc0", "bottleneck", "dec0").
+    names = [box.name for box in boxes]
+    for k, box in enumerate(boxes):
+        if not box.name or box.name == "?" or names.count(box.name) > 1:
+            level = int(round(math.log2(box.factor)))
+            role = {"encoder": f"enc{level}", "decoder": f"dec{level}", "output": "logits"}.get(box.kind, box.kind)
+            boxes[k] = box._replace(name=role)
     return boxes, edges
 
 

@@ -324,3 +324,46 @@ def test_unet_diagram_rejects_models_that_are_not_encoder_decoders():
         plot_unet_architecture(pooled)
     with pytest.raises(TypeError, match="keras.Model"):
         plot_unet_architecture("unet")
+
+
+@pytest.mark.tf
+def test_unet_diagram_rejects_the_residual_reference_unet():
+    from seglearn.models import reference_unet
+
+    with pytest.raises(ValueError, match=r"'add(_\d+)?' \(Add\) merges 2 branches; only Concatenate skips"):
+        plot_unet_architecture(reference_unet(input_shape=(32, 32, 3)))
+
+
+@pytest.mark.tf
+def test_unet_diagram_of_a_model_with_keras_default_names():
+    """A U-Net a student writes: layers named conv2d_7, ...; boxes are named by role."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((32, 32, 3))
+    e = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    e = layers.Conv2D(8, 3, padding="same", activation="relu")(e)
+    b = layers.Conv2D(16, 3, padding="same", activation="relu")(layers.MaxPooling2D()(e))
+    d = layers.concatenate([layers.Conv2DTranspose(8, 2, strides=2)(b), e])
+    d = layers.Conv2D(8, 3, padding="same", activation="relu")(d)
+    fig = plot_unet_architecture(keras.Model(inputs, layers.Conv2D(3, 1)(d)))
+    assert _boxes(fig) == {
+        "input": "input\n32 x 32 x 3",
+        "enc0": "enc0\nconv 3x3: 8, 8\n32 x 32",
+        "bottleneck": "bottleneck\nconv 3x3: 16\n16 x 16",
+        "dec0": "dec0\nconv 3x3: 8\n32 x 32",
+        "logits": "logits\n3 classes\n32 x 32",
+    }
+    assert _texts(fig.axes[0], "skip") == ["copy 8 ch"]
+
+
+@pytest.mark.tf
+def test_unet_diagram_of_a_sequential_encoder_decoder():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((16, 16, 1)), layers.Conv2D(4, 3, padding="same"), layers.MaxPooling2D(),
+                              layers.Conv2D(8, 3, padding="same"), layers.UpSampling2D(), layers.Conv2D(2, 1)])
+    fig = plot_unet_architecture(model)
+    assert set(_boxes(fig)) == {"input", "enc0", "bottleneck", "logits"}
+    assert _texts(fig.axes[0], "up") == ["nearest resize x2"] and "no skip connections" in fig.axes[0].get_title()
