@@ -98,13 +98,13 @@ def _outline(ax, top, left, height, width, *, color=_HIGHLIGHT, lw=2.5, ls="-", 
 #: The seven steps of every supervised learning project, as chapter 06 follows
 #: them: (title, what the step does).
 SEVEN_STEPS = (
-    ("Load and split", "train / validation / test,\nsplit before anything else"),
-    ("Preprocess and augment", "scale the images; flip or\nrotate image and mask together"),
-    ("Build the model", "a U-Net: encoder, decoder,\nskip connections"),
-    ("Train with validation", "minimise the loss on train,\nwatch the validation loss"),
+    ("Load and split", "train / validation / test,\nbefore anything else"),
+    ("Preprocess and augment", "scale; flip image and\nmask together"),
+    ("Build the model", "U-Net: encoder, decoder,\nskip connections"),
+    ("Train with validation", "minimise the loss;\nwatch the validation loss"),
     ("Validate and tune", "compare settings on\nvalidation data only"),
-    ("Test", "once, at the end, on images\nno decision has seen"),
-    ("Predict and evaluate", "label maps; IoU and Dice per\nclass; the worst images"),
+    ("Test", "once, at the end, on\nimages no decision saw"),
+    ("Predict and evaluate", "label maps; IoU and Dice\nper class; worst images"),
 )
 
 
