@@ -11,8 +11,10 @@ check cell after it, on a copy of that namespace::
     outcome = chapter.check("fixed compile call", 'repaired = ...')
     assert outcome.passed, outcome.message
 
-The namespace copy is shallow: an answer that mutates an object of the chapter in
-place (rather than rebinding a name) changes it for the answers run after it.
+Checks can be asked for in any order: the namespace is kept as it stands before every
+exercise the run passed. The copies are shallow: an answer that mutates an object of
+the chapter in place (rather than rebinding a name) changes it for the answers run
+after it.
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ class Outcome:
 
     ``passed`` is True when the check ran through; False when it raised an
     ``AssertionError``, whose text is ``message``. Any other exception is not an
-    outcome but a broken check: it propagates. ``output`` is what the exercise and
-    the check printed.
+    outcome but a broken check (or answer): it propagates. ``output`` is what the
+    check cell printed.
     """
 
     passed: bool
@@ -91,6 +93,7 @@ class Chapter:
         self.checks = {check.name: check for check in find_checks(CHAPTERS / name)}
         self.namespace: dict = {"__name__": "__main__"}
         self._next = 0  # the first cell not yet executed into self.namespace
+        self._snapshots: dict[int, dict] = {}  # exercise cell -> the namespace before it
 
     # -- running cells ---------------------------------------------------------
     @contextlib.contextmanager
@@ -127,14 +130,21 @@ class Chapter:
         return solutions[-1], check_index
 
     def prepare(self, check_name: str) -> None:
-        """Execute every code cell before the exercise of ``check_name`` (once; later calls are free)."""
+        """Execute every code cell before the exercise of ``check_name`` (once; later calls are free).
+
+        The namespace is kept as it stands at every exercise passed, so the checks can
+        be asked for in any order.
+        """
         exercise, _ = self._exercise_of(check_name)
+        if exercise in self._snapshots:
+            return
         if self._next > exercise:
-            raise ValueError(f"{self.name}: cells after the exercise of {check_name!r} ran already; "
-                             "ask for the checks in notebook order")
+            raise ValueError(f"{self.name}: the cells before the exercise of {check_name!r} ran past it")
         with self._notebook_context(), contextlib.redirect_stdout(io.StringIO()):
-            for index in range(self._next, exercise):
-                if self.cells[index]["cell_type"] == "code":
+            for index in range(self._next, exercise + 1):
+                if BEGIN_SOLUTION in _source(self.cells[index]):
+                    self._snapshots[index] = dict(self.namespace)
+                if index < exercise and self.cells[index]["cell_type"] == "code":
                     self._run(index, _source(self.cells[index]), self.namespace)
         self._next = exercise
 
@@ -146,19 +156,21 @@ class Chapter:
         """
         self.prepare(check_name)
         exercise, check_index = self._exercise_of(check_name)
-        namespace = dict(self.namespace)
-        printed = io.StringIO()
-        with self._notebook_context(), contextlib.redirect_stdout(printed):
-            for index in range(exercise, check_index):
-                cell = self.cells[index]
-                if cell["cell_type"] != "code":
-                    continue
-                source = _source(cell)
-                if index == exercise and answer is not None:
-                    source = replace_solution(source, answer)
-                self._run(index, source, namespace)
+        namespace = dict(self._snapshots[exercise])
+        with self._notebook_context():
+            with contextlib.redirect_stdout(io.StringIO()):
+                for index in range(exercise, check_index):
+                    cell = self.cells[index]
+                    if cell["cell_type"] != "code":
+                        continue
+                    source = _source(cell)
+                    if index == exercise and answer is not None:
+                        source = replace_solution(source, answer)
+                    self._run(index, source, namespace)
+            printed = io.StringIO()
             try:
-                self._run(check_index, _source(self.cells[check_index]), namespace)
+                with contextlib.redirect_stdout(printed):
+                    self._run(check_index, _source(self.cells[check_index]), namespace)
             except AssertionError as error:
                 return Outcome(False, str(error), printed.getvalue())
         return Outcome(True, "", printed.getvalue())

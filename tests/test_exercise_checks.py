@@ -6,11 +6,19 @@ one namespace, without a kernel, executed once per test module up to the exercis
 A wrong answer must fail with an ``AssertionError`` whose message points at the mistake.
 """
 
+import functools
 import re
 
 import pytest
 
 from exercise_harness import Chapter
+
+
+@functools.cache
+def chapter(name):
+    """One executed prefix per notebook for the whole test module."""
+    return Chapter(name)
+
 
 # --------------------------------------------------------------------------- chapter 05, exercise 3
 
@@ -71,7 +79,7 @@ FIXED_COMPILE_WRONG = {  # answer -> what the message must point at
 
 @pytest.fixture(scope="module")
 def chapter_05():
-    return Chapter("05_first_cnn.ipynb")
+    return chapter("05_first_cnn.ipynb")
 
 
 @pytest.mark.slow
@@ -136,7 +144,7 @@ best_threshold = THRESHOLDS[np.argmax(mean_iou)]
 
 @pytest.fixture(scope="module")
 def chapter_01():
-    return Chapter("01_background.ipynb")
+    return chapter("01_background.ipynb")
 
 
 @pytest.mark.parametrize("answer", BEST_THRESHOLD_RIGHT.values(), ids=BEST_THRESHOLD_RIGHT.keys())
@@ -150,3 +158,41 @@ def test_best_threshold_rejects(chapter_01, answer, hint):
     outcome = chapter_01.check("best threshold", answer)
     assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
     assert re.search(hint, outcome.message), outcome.message
+
+
+# --------------------------------------------------------------------------- every check of 00-05
+
+CORE_CHECKS = [
+    ("00_setup.ipynb", "practice: corner"),
+    ("01_background.ipynb", "IoU by hand"),
+    ("01_background.ipynb", "best threshold"),
+    ("02_convolution.ipynb", "output sizes"),
+    ("02_convolution.ipynb", "horizontal edge kernel"),
+    ("02_convolution.ipynb", "one output pixel"),
+    ("03_pooling_and_upsampling.ipynb", "max pool by reshape"),
+    ("03_pooling_and_upsampling.ipynb", "transposed output sizes"),
+    ("03_pooling_and_upsampling.ipynb", "checkerboard-free kernel"),
+    ("04_training_a_network.ipynb", "mse gradient"),
+    ("04_training_a_network.ipynb", "relu backward"),
+    ("04_training_a_network.ipynb", "sgd momentum step"),
+    ("05_first_cnn.ipynb", "seed cnn shapes"),
+    ("05_first_cnn.ipynb", "seed cnn parameters"),
+    ("05_first_cnn.ipynb", "fixed compile call"),
+]
+
+
+def test_core_checks_are_all_listed():
+    listed = {}
+    for name, check in CORE_CHECKS:
+        listed.setdefault(name, []).append(check)
+    for name, checks in listed.items():
+        assert checks == list(chapter(name).checks), f"{name}: list its checks in order"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, check", CORE_CHECKS, ids=[f"{n[:2]}: {c}" for n, c in CORE_CHECKS])
+def test_check_passes_the_solution_and_prints_a_confirmation(name, check):
+    # Chapter 00 tells the students that a passing check prints a short confirmation.
+    outcome = chapter(name).check(check)
+    assert outcome.passed, outcome.message
+    assert outcome.output.strip(), f"{name}: the check {check!r} printed nothing when it passed"
