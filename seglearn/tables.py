@@ -111,6 +111,25 @@ class SeedComparison:
         """True when neither of ``a`` and ``b`` is clearly better than the other."""
         return not (self.clearly_better(a, b) or self.clearly_better(b, a))
 
+    def relation(self, a, b) -> str:
+        """How ``a`` compares with ``b``, in words for a sentence chosen by the numbers.
+
+        Returns ``"clearly better than"`` when :meth:`clearly_better` ``(a, b)``,
+        ``"clearly worse than"`` when ``clearly_better(b, a)``, else
+        ``"within noise of"``.
+
+        Examples
+        --------
+        >>> c = compare_over_seeds({"relu": [0.80, 0.82, 0.81], "tanh": [0.70, 0.74, 0.72]})
+        >>> f"tanh is {c.relation('tanh', 'relu')} relu"
+        'tanh is clearly worse than relu'
+        """
+        if self.clearly_better(a, b):
+            return "clearly better than"
+        if self.clearly_better(b, a):
+            return "clearly worse than"
+        return "within noise of"
+
     def _name(self, name):
         name = str(name)
         if name not in self.values:

@@ -30,6 +30,8 @@ def test_compare_over_seeds_hand_worked_mean_sd_and_rule():
     # a gap equal to the sum of the spreads is not enough
     edge = tables.compare_over_seeds({"a": [1.0, 2.0, 3.0], "b": [3.0, 4.0, 5.0]})
     assert edge.gap("b", "a") == 2.0 and edge.within_noise("a", "b")
+    assert c.relation("b", "a") == "clearly better than" and c.relation("a", "b") == "clearly worse than"
+    assert edge.relation("a", "b") == edge.relation("b", "a") == "within noise of"
 
 
 def test_compare_over_seeds_lower_is_better_and_verdict_follows_the_numbers():
