@@ -102,7 +102,7 @@ def test_rasterised_shapes_have_the_area_of_their_formula(shape_id, area_over_r2
     radius = 40.3  # not a whole number: no pixel centre lies exactly on an edge of the square
     coords = np.arange(-50, 50, dtype=np.float32) + 0.5
     v, u = np.meshgrid(coords, coords, indexing="ij")
-    inside = datasets._inside(shape_id, u[None], v[None], np.float32(radius).reshape(1, 1, 1))
+    inside = datasets.shapes._inside(shape_id, u[None], v[None], np.float32(radius).reshape(1, 1, 1))
     # pixel counting has an error of the order of the perimeter: < 2% at R = 40.3
     assert np.count_nonzero(inside) == pytest.approx(area_over_r2 * radius**2, rel=0.02)
 
@@ -226,7 +226,7 @@ def test_committed_file_is_small_and_has_the_recorded_content(committed):
     assert committed.stat().st_size <= 5_000_000
     with np.load(committed, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
-    assert datasets._content_sha256(arrays) == datasets.SHAPES_SHA256
+    assert datasets.shapes._content_sha256(arrays) == datasets.SHAPES_SHA256
     for split, (count, _) in SHAPES_SPLITS.items():
         assert arrays[f"{split}_images"].shape == (count, 64, 64, 3)
         assert arrays[f"{split}_images"].dtype == np.uint8
@@ -312,7 +312,7 @@ def test_falls_back_to_the_cache_dir_when_the_repository_is_not_writable(tmp_pat
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where a folder should be: writing under it fails, even as root")
     cache = tmp_path / "cache"
-    monkeypatch.setattr(datasets, "_repo_data_dir", lambda: blocked)
+    monkeypatch.setattr(datasets.shapes, "_repo_data_dir", lambda: blocked)
     monkeypatch.setenv("SEGLEARN_DATA_DIR", str(cache))
     with pytest.warns(UserWarning, match=f"saved it to {cache}"):
         load_shapes("val")
@@ -580,7 +580,7 @@ def test_split_arrays_rejects_unpaired_arrays():
 
 def test_regenerated_data_that_differs_from_the_reference_is_used_but_not_saved(tmp_path, monkeypatch):
     # What another NumPy with other random streams would do: the data differs from the reference.
-    monkeypatch.setattr(datasets, "SHAPES_SHA256", "0" * 64)
+    monkeypatch.setattr(datasets.shapes, "SHAPES_SHA256", "0" * 64)
     target = tmp_path / SHAPES_FILE
     with pytest.warns(UserWarning, match="did not save it: it differs from the course's reference"):
         images, _ = load_shapes("val", path=target)
@@ -607,7 +607,7 @@ def test_load_nuclei_reads_the_shipped_subset_offline():
 
 
 def test_load_nuclei_subset_is_an_unchanged_copy_of_the_shared_images(nuclei_dir):
-    from seglearn.datasets import _nuclei_subset_dir
+    from seglearn.datasets.nuclei import _nuclei_subset_dir
 
     folder = _nuclei_subset_dir(None)
     for file in sorted((folder / "images").glob("*.png")):
@@ -618,7 +618,7 @@ def test_load_nuclei_subset_is_an_unchanged_copy_of_the_shared_images(nuclei_dir
 def _subset_copy(tmp_path):
     import shutil
 
-    from seglearn.datasets import _nuclei_subset_dir
+    from seglearn.datasets.nuclei import _nuclei_subset_dir
 
     copy = tmp_path / "nuclei-v1"
     shutil.copytree(_nuclei_subset_dir(None), copy)
