@@ -25,6 +25,23 @@ def nuclei_dir() -> Path:
     return folder
 
 
+# --- TensorFlow and Keras, imported only by the tests that ask for them ------------
+
+
+@pytest.fixture(scope="session")
+def tf():
+    import tensorflow
+
+    return tensorflow
+
+
+@pytest.fixture(scope="session")
+def keras(tf):
+    import keras
+
+    return keras
+
+
 # --- small Keras models (Keras is imported only by the tests that ask for them) ---
 
 

@@ -10,7 +10,6 @@ Tolerances:
   float64: ``rel=1e-10``.
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -31,21 +30,6 @@ from seglearn.losses import sparse_categorical_crossentropy
 GRAD_CHECK_BOUND = 1e-6
 TF_RTOL = 1e-10
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
-
-
-@pytest.fixture(scope="module")
-def tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow
-
-    return tensorflow
-
-
-@pytest.fixture(scope="module")
-def keras(tf):
-    import keras
-
-    return keras
 
 
 def conv_problem(seed, x_shape=(2, 5, 6, 2), kernel_size=(3, 3), c_out=3, **conv_args):
@@ -387,12 +371,3 @@ class TestAgainstTensorFlow:
         loss, grad = softmax_cross_entropy_backward(labels, logits)
         assert loss == pytest.approx(float(tf_loss), rel=TF_RTOL)
         np.testing.assert_allclose(grad, tape.gradient(tf_loss, z).numpy(), rtol=TF_RTOL, atol=1e-15)
-
-
-def test_module_does_not_import_tensorflow():
-    import subprocess
-    import sys
-
-    code = "import sys, seglearn.backprop; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -5,14 +5,12 @@ comparisons with Keras use ``rtol=1e-5`` (float32 has ~7 significant digits
 and a mean over a few hundred pixels loses one or two of them).
 """
 
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seglearn import losses
 from seglearn.losses import (
     EPSILON,
     categorical_focal_crossentropy,
@@ -23,14 +21,6 @@ from seglearn.losses import (
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 KERAS_RTOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
 
 
 def softmax(z):
@@ -366,13 +356,3 @@ class TestAgainstKeras:
         theirs = float(keras.losses.Dice(axis=(0, 1, 2))(one_hot, one_hot))
         assert theirs == pytest.approx(0.5, rel=1e-6)
         assert dice_loss(y, one_hot, smooth=0.0) == 0.0
-
-
-def test_module_does_not_import_tensorflow():
-    import subprocess
-    import sys
-
-    code = "import sys, seglearn.losses; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-    assert losses.__all__

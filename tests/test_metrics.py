@@ -5,7 +5,6 @@ comparisons with it use ``rtol=1e-6``; everything else is exact arithmetic on
 integer counts (``rel=1e-12``).
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -32,14 +31,6 @@ LABEL_FUNCTIONS = [confusion_matrix, iou_per_class, mean_iou, dice_per_class, pi
 # pixel (0,1) is class 1 predicted as 0; the other three are right.
 Y_TRUE = np.array([[0, 1], [1, 1]])
 Y_PRED = np.array([[0, 0], [1, 1]])
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
 
 
 def random_maps(seed, shape=(3, 8, 8), num_classes=4, present=None):
@@ -241,12 +232,3 @@ class TestAgainstKeras:
         metric = keras.metrics.Accuracy()
         metric.update_state(y_true, y_pred)
         assert pixel_accuracy(y_true, y_pred, 4) == pytest.approx(float(metric.result()), rel=1e-6)
-
-
-def test_module_does_not_import_tensorflow():
-    import subprocess
-    import sys
-
-    code = "import sys, seglearn.metrics; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

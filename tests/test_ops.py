@@ -3,8 +3,6 @@
 The comparisons with TensorFlow/Keras are in ``test_ops_tf.py``.
 """
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -41,11 +39,6 @@ def rand(rng, *shape, dtype=np.float64):
 # --------------------------------------------------------------------------
 # Import
 # --------------------------------------------------------------------------
-
-
-def test_import_does_not_load_tensorflow():
-    code = "import sys, seglearn.ops; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 # --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ the two implementations differ only by rounding: ``rtol=1e-12``. In float32 the 
 of operations differs: ``rtol=1e-5``.
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -19,14 +18,6 @@ from seglearn.optim import SGD, Adam, RMSprop
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 STEPS = 5
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
 
 
 def problem(seed, dtype=np.float64):
@@ -262,12 +253,3 @@ class TestAgainstKeras:
         ours = {"SGD": SGD, "RMSprop": RMSprop, "Adam": Adam}[name](**config)
         theirs = getattr(keras.optimizers, name)(**config)
         self.compare(keras, ours, theirs, dtype, rtol)
-
-
-def test_module_does_not_import_tensorflow():
-    import subprocess
-    import sys
-
-    code = "import sys, seglearn.optim; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
