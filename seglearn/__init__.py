@@ -13,7 +13,31 @@ result tables (``tables``), plots, diagrams and interactive explorers (``viz``,
 ``import seglearn`` is cheap: submodules load on first attribute access, and
 only ``models``, ``training`` and ``pipeline`` import TensorFlow when they are
 imported (``cost``, ``deploy`` and ``interpret`` import it inside the functions
-that need a Keras model).
+that need a Keras model). No import changes an environment variable.
+
+Conventions (what a new function follows):
+
+- **Arguments**: the data first (``x``, ``images``, ``masks``, ``y_true``,
+  ``y_pred``, ``model``), then what defines the operation (``kernel``,
+  ``pool_size``, ``num_classes``), then options; options added later are
+  keyword-only.
+- **Shapes**: images ``(N, H, W, C)`` channels-last, masks ``(N, H, W)`` of
+  integer class ids, scores ``(..., K)``; docstrings give every shape and the
+  formula the code follows.
+- **num_classes**: required only where the result depends on it (one-hot
+  encoding, confusion matrices, per-class scores); otherwise optional, and when
+  given the labels are checked against it. Models know it from their output.
+- **Bad input**: a ``ValueError`` (wrong value) or ``TypeError`` (wrong kind)
+  that names the argument, the rule and the value, from the one check in
+  :mod:`seglearn._validation`. **An empty batch** (``N = 0``) is such a
+  ``ValueError`` everywhere, never an ``IndexError``, a NaN or a silent 0.
+- **Seeds**: ``seed=`` takes an integer ``>= 0``; a chapter's seed comes from
+  :func:`course_seed`.
+- **Defaults** live once, in ``seglearn._defaults`` (the training recipe, the
+  version minimums read from the package metadata).
+- **Spelling**: British in prose (normalisation, optimiser, colour); code
+  follows the names of the libraries it mirrors (Keras's ``normalize``,
+  ``BatchNormalization``).
 """
 
 import importlib

@@ -32,6 +32,7 @@ __all__ = [
     "check_labels",
     "check_masks",
     "check_model",
+    "check_not_empty",
     "check_padding",
     "check_positive_int",
     "check_real",
@@ -153,8 +154,7 @@ def check_images(images, name: str = "images") -> np.ndarray:
     ValueError: `images` must have 4 dimensions (N, H, W, C), but has 3. Received: images=array of shape (4, 4, 3) and dtype float64
     """
     arr = check_array(images, name, ndim=4, layout="(N, H, W, C)")
-    if arr.shape[0] == 0:
-        _fail(name, "must hold at least one image", arr)
+    check_not_empty(arr, name)
     return arr.astype(np.float32, copy=False)
 
 
@@ -206,6 +206,24 @@ def check_model(model, name: str = "model"):
     if not isinstance(model, keras.Model):
         _fail(name, "must be a keras.Model", model, TypeError)
     return model
+
+
+def check_not_empty(arr: np.ndarray, name: str) -> np.ndarray:
+    """Refuse an empty batch (``N = 0`` along axis 0, or no elements at all).
+
+    The course's one rule for empty batches: a ``ValueError`` that names the
+    argument, never an ``IndexError``, a NaN or a silent 0.
+
+    Examples
+    --------
+    >>> check_not_empty(np.zeros((0, 4, 4, 1)), "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` must not be empty (N >= 1 along axis 0). Received: x=array of shape (0, 4, 4, 1) and dtype float64
+    """
+    if (arr.shape[0] if arr.ndim else arr.size) == 0:
+        _fail(name, "must not be empty (N >= 1 along axis 0)", arr)
+    return arr
 
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:

@@ -24,6 +24,7 @@ import numpy as np
 from ._validation import (
     check_array,
     check_class_weight,
+    check_not_empty,
     check_bool,
     check_int,
     check_labels,
@@ -47,9 +48,8 @@ EPSILON = 1e-7
 # --------------------------------------------------------------------------- helpers
 def _check_scores(y_pred, name="y_pred"):
     """Scores of shape (..., C) with at least one sample axis, as float64."""
-    return check_array(
-        y_pred, name, ndim=(2, 3, 4, 5), layout="(N, C) or (N, H, W, C)", dtype=np.float64
-    )
+    scores = check_array(y_pred, name, ndim=(2, 3, 4, 5), layout="(N, C) or (N, H, W, C)", dtype=np.float64)
+    return check_not_empty(scores, name)
 
 
 def _check_probabilities(p, name="y_pred"):
@@ -143,9 +143,8 @@ def mse(y_true, y_pred):
         y_pred, "y_pred", ndim=(2, 3, 4, 5), layout="(N, C) or (N, H, W, C)", dtype=np.float64
     )
     check_same_shape(y_true, "y_true", y_pred, "y_pred")
+    check_not_empty(y_true, "y_true")
     num_samples = int(np.prod(y_true.shape[:-1]))
-    if num_samples == 0:
-        raise ValueError(f"`y_true` must hold at least one sample. Received: y_true={describe(y_true)}")
     return float(np.sum((y_true - y_pred) ** 2) / num_samples)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_int, check_labels, check_positive_int, check_same_shape, describe
+from ._validation import check_array, check_int, check_labels, check_not_empty, check_positive_int, check_same_shape, describe
 
 __all__ = [
     "accuracy_from_confusion",
@@ -76,7 +76,7 @@ def confusion_matrix(y_true, y_pred, num_classes, ignore_index=None):
     num_classes = check_positive_int(num_classes, "num_classes")
     if ignore_index is not None:
         ignore_index = check_int(ignore_index, "ignore_index")
-    t = check_array(y_true, "y_true", kind="integer")
+    t = check_not_empty(check_array(y_true, "y_true", kind="integer"), "y_true")
     p = check_array(y_pred, "y_pred", kind="integer")
     check_same_shape(t, "y_true", p, "y_pred")
     t = check_labels(t, "y_true", num_classes, ignore_index=ignore_index).ravel()
@@ -275,7 +275,7 @@ def dice_per_class(y_true, y_pred, num_classes, ignore_index=None):
     return dice_from_confusion(confusion_matrix(y_true, y_pred, num_classes, ignore_index))
 
 
-def pixel_accuracy(y_true, y_pred, num_classes, ignore_index=None):
+def pixel_accuracy(y_true, y_pred, num_classes=None, ignore_index=None):
     """Fraction of (not ignored) pixels whose predicted class is the true one.
 
     Shortcut for ``accuracy_from_confusion(confusion_matrix(...))``; see
@@ -286,8 +286,11 @@ def pixel_accuracy(y_true, y_pred, num_classes, ignore_index=None):
     ----------
     y_true, y_pred : int ndarray of the same shape, e.g. (N, H, W)
         True and predicted class ids in ``[0, num_classes)``.
-    num_classes : int
-        Number of classes ``C``.
+    num_classes : int, optional
+        Number of classes ``C``: when given, the labels are checked to lie in
+        ``[0, C)``. The accuracy itself does not depend on it (the course's
+        rule: a function takes ``num_classes`` only where the result needs it,
+        and checks labels against it when it is given).
     ignore_index : int, optional
         Label of unlabelled pixels in ``y_true``; they are not counted.
 
@@ -300,7 +303,15 @@ def pixel_accuracy(y_true, y_pred, num_classes, ignore_index=None):
     --------
     >>> pixel_accuracy([[0, 1], [1, 1]], [[0, 0], [1, 1]], num_classes=2)
     0.75
+    >>> pixel_accuracy([[0, 1], [1, 1]], [[0, 0], [1, 1]])
+    0.75
     >>> pixel_accuracy([[0, 255], [1, 1]], [[0, 0], [1, 1]], 2, ignore_index=255)
     1.0
     """
+    if num_classes is None:
+        t = check_array(y_true, "y_true", kind="integer")
+        p = check_array(y_pred, "y_pred", kind="integer")
+        check_not_empty(t, "y_true")
+        valid = t != ignore_index if ignore_index is not None else np.ones(t.shape, bool)
+        num_classes = int(max(t[valid].max(initial=0), p.max(initial=0))) + 1
     return accuracy_from_confusion(confusion_matrix(y_true, y_pred, num_classes, ignore_index))

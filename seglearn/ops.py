@@ -71,6 +71,7 @@ from seglearn._validation import (
     check_axis_size,
     check_choice,
     check_int_pair,
+    check_not_empty,
     check_padding,
     check_positive_int,
     check_real,
@@ -264,22 +265,26 @@ def conv_output_size(size, kernel_size, strides=1, padding="valid", dilation_rat
 
         H_out = ceil(H / s)
 
+    Any argument may also be a pair, as :func:`conv2d` takes them (``(H, W)``,
+    ``(k_h, k_w)``, ``(s_h, s_w)``, ``(p_h, p_w)``, ``(d_h, d_w)``); the result is
+    then the pair ``(H_out, W_out)``.
+
     Parameters
     ----------
-    size : int
+    size : int or (int, int)
         Input length ``H``.
-    kernel_size : int
+    kernel_size : int or (int, int)
         Kernel or pooling window length ``k``.
-    strides : int, default 1
+    strides : int or (int, int), default 1
         Step ``s``.
-    padding : {"valid", "same"} or int, default "valid"
+    padding : {"valid", "same"}, int or (int, int), default "valid"
         Padding mode, or ``p``: zeros added on each side.
-    dilation_rate : int, default 1
+    dilation_rate : int or (int, int), default 1
         Dilation ``d`` (spacing between kernel taps); 1 for pooling.
 
     Returns
     -------
-    int
+    int, or (int, int) when an argument is a pair
 
     Raises
     ------
@@ -297,7 +302,20 @@ def conv_output_size(size, kernel_size, strides=1, padding="valid", dilation_rat
     32
     >>> conv_output_size(7, 3, dilation_rate=2)
     3
+    >>> conv_output_size((64, 48), 3, padding=(1, 0))  # conv2d's (p_h, p_w)
+    (64, 46)
     """
+    if any(isinstance(v, (tuple, list)) for v in (size, kernel_size, strides, padding, dilation_rate)):
+        # 2-D: the arguments conv2d takes, (H, W), (k_h, k_w), (s_h, s_w), (p_h, p_w), (d_h, d_w)
+        sizes = check_int_pair(size, "size")
+        kernels = check_int_pair(kernel_size, "kernel_size")
+        steps = check_int_pair(strides, "strides")
+        dilations = check_int_pair(dilation_rate, "dilation_rate")
+        pads = check_padding(padding)
+        pads = (pads, pads) if isinstance(pads, str) else pads
+        return tuple(
+            conv_output_size(sizes[i], kernels[i], steps[i], pads[i], dilations[i]) for i in range(2)
+        )
     size = check_positive_int(size, "size")
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     strides = check_positive_int(strides, "strides")
@@ -401,7 +419,7 @@ def _result_dtype(*dtypes) -> np.dtype:
 
 
 def _images(x, name: str = "x") -> np.ndarray:
-    x = check_array(x, name, ndim=4, layout="(N, H, W, C)")
+    x = check_not_empty(check_array(x, name, ndim=4, layout="(N, H, W, C)"), name)
     check_positive_int(x.shape[1], f"{name}.shape[1] (height)")
     check_positive_int(x.shape[2], f"{name}.shape[2] (width)")
     return x

@@ -441,7 +441,7 @@ def test_pool_errors(fn, args, error, match):
         (lambda: conv_output_size(5, 3, dilation_rate=3), ValueError, r"`kernel_size` must not be larger .* its window d\*\(k-1\)\+1 \(dilation_rate=3\) is 7"),
         (lambda: conv_output_size(0, 3), ValueError, r"`size` must be an integer >= 1. Received: size=0"),
         (lambda: conv_output_size(5, 3, strides=0), ValueError, r"`strides` must be an integer >= 1. Received: strides=0"),
-        (lambda: conv_output_size(5, 3, padding=(1, 1)), TypeError, r"`padding` must be an integer >= 0. Received: padding=\(1, 1\)"),
+        (lambda: conv_output_size(5, 3, padding=(1, 1, 1)), TypeError, r"`padding` must be 'valid', 'same', an integer >= 0 or a pair"),
         (lambda: conv_output_size(5, 3, padding="half"), ValueError, r"`padding` must be 'valid', 'same'.*Received: padding='half'"),
         (lambda: same_padding(5, 0), ValueError, r"`kernel_size` must be an integer >= 1. Received: kernel_size=0"),
         (lambda: pad2d(X, -1), ValueError, r"`padding` must be an integer >= 0 or a pair of such integers. Received: padding=-1"),

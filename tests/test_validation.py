@@ -128,3 +128,51 @@ class TestImagesAndModels:
         assert v.check_model(model) is model
         with pytest.raises(TypeError, match=r"`net` must be a keras.Model. Received: net='unet'"):
             v.check_model("unet", "net")
+
+
+# --- one rule for empty batches (issue 18): a ValueError naming the argument ---------
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: __import__("seglearn.ops").ops.conv2d(np.zeros((0, 4, 4, 1)), np.zeros((3, 3, 1, 1))), "x"),
+        (lambda: __import__("seglearn.ops").ops.max_pool2d(np.zeros((0, 4, 4, 1))), "x"),
+        (lambda: __import__("seglearn.ops").ops.avg_pool2d(np.zeros((0, 4, 4, 1))), "x"),
+        (lambda: __import__("seglearn.losses").losses.mse(np.zeros((0, 2)), np.zeros((0, 2))), "y_true"),
+        (lambda: __import__("seglearn.losses").losses.sparse_categorical_crossentropy(
+            np.zeros((0,), int), np.full((0, 2), 0.5)), "y_pred"),
+        (lambda: __import__("seglearn.losses").losses.categorical_focal_crossentropy(
+            np.zeros((0, 2)), np.full((0, 2), 0.5)), "y_pred"),
+        (lambda: __import__("seglearn.losses").losses.dice_loss(np.zeros((0, 2)), np.full((0, 2), 0.5)), "y_pred"),
+        (lambda: __import__("seglearn.metrics").metrics.pixel_accuracy(
+            np.zeros((0, 4, 4), int), np.zeros((0, 4, 4), int)), "y_true"),
+        (lambda: __import__("seglearn.metrics").metrics.confusion_matrix(
+            np.zeros((0, 4, 4), int), np.zeros((0, 4, 4), int), 2), "y_true"),
+        (lambda: v.check_images(np.zeros((0, 4, 4, 3))), "images"),
+    ],
+    ids=["conv2d", "max_pool2d", "avg_pool2d", "mse", "sparse_ce", "focal", "dice", "pixel_accuracy",
+         "confusion_matrix", "check_images"],
+)
+def test_an_empty_batch_is_a_value_error_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=rf"`{name}` must not be empty \(N >= 1 along axis 0\)"):
+        call()
+
+
+def test_pixel_accuracy_does_not_need_num_classes():
+    from seglearn.metrics import pixel_accuracy
+
+    y_true, y_pred = np.array([[0, 3], [1, 1]]), np.array([[0, 0], [1, 1]])
+    assert pixel_accuracy(y_true, y_pred) == pixel_accuracy(y_true, y_pred, 4) == 0.75
+    assert pixel_accuracy([[0, 255], [1, 1]], [[0, 0], [1, 1]], ignore_index=255) == 1.0
+    with pytest.raises(ValueError, match="y_true"):
+        pixel_accuracy(y_true, y_pred, 3)  # labels are checked when num_classes is given
+
+
+def test_conv_output_size_takes_conv2d_pairs():
+    from seglearn.ops import conv2d, conv_output_size
+
+    x, kernel = np.zeros((1, 9, 7, 1)), np.zeros((3, 2, 1, 1))
+    for padding in ((1, 0), (0, 2), 1, "same", "valid"):
+        out = conv2d(x, kernel, strides=(2, 1), padding=padding)
+        assert conv_output_size((9, 7), (3, 2), (2, 1), padding) == out.shape[1:3], padding
