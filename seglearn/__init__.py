@@ -2,7 +2,7 @@
 
 The package holds what the notebooks in ``chapters/`` use: NumPy reference
 implementations of every formula the course teaches (``ops``, ``losses``,
-``metrics``, ``backprop``, ``optim``), the course data set and loaders
+``metrics``, ``backprop``, ``batchnorm``, ``optim``), the course data set and loaders
 (``datasets``, ``pipeline``), Keras models and training helpers (``models``,
 ``training``), the FAQ chapters' experiments by topic (``robustness``: test-time
 corruptions and border errors; ``cost``: memory and timing; ``deploy``:
@@ -50,6 +50,7 @@ SEED_VARIABLE = "SEGLEARN_SEED"
 
 _SUBMODULES = (
     "backprop",
+    "batchnorm",
     "cli",
     "cost",
     "datasets",

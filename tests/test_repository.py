@@ -16,8 +16,8 @@ CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # Modules that must stay importable without TensorFlow (STYLE.md: NumPy first).
 # cost, deploy and interpret need TensorFlow, but only inside their functions.
-NUMPY_MODULES = ["ops", "losses", "metrics", "backprop", "optim", "datasets", "viz", "diagrams", "widgets",
-                 "robustness", "cost", "deploy", "interpret", "tables"]
+NUMPY_MODULES = ["ops", "losses", "metrics", "backprop", "batchnorm", "optim", "datasets", "viz", "diagrams",
+                 "widgets", "robustness", "cost", "deploy", "interpret", "tables"]
 
 
 def _load(path):
@@ -160,8 +160,8 @@ def test_import_seglearn_and_numpy_modules_do_not_import_tensorflow():
 
 
 PUBLIC_MODULES = [
-    m for m in ["ops", "losses", "metrics", "backprop", "optim", "datasets", "pipeline", "viz", "diagrams", "widgets",
-                "models", "training", "grading", "robustness", "cost", "deploy", "interpret", "tables"]
+    m for m in ["ops", "losses", "metrics", "backprop", "batchnorm", "optim", "datasets", "pipeline", "viz", "diagrams",
+                "widgets", "models", "training", "grading", "robustness", "cost", "deploy", "interpret", "tables"]
     if (ROOT / "seglearn" / f"{m}.py").exists()
 ]
 
