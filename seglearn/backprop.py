@@ -155,8 +155,12 @@ def max_pool2d_backward(x, grad_output, pool_size=2, strides=None, padding="vali
 
     Ties: when several pixels of a window share the maximum, TensorFlow (CPU)
     gives the whole gradient to the first of them in row-major order (the
-    top-most, then left-most); this function does the same, and the tests
-    check it against ``tf.GradientTape`` on inputs full of ties.
+    top-most, then left-most), not a share to each; this function does the
+    same. With ``"same"`` padding the padded positions never win (they count
+    as ``-inf``, as TensorFlow ignores them), even when every real pixel of
+    the window is negative. The tests check both against ``tf.GradientTape``
+    through ``tf.nn.max_pool2d`` and ``keras.layers.MaxPooling2D`` (float32
+    and float64) on inputs full of ties.
 
     Parameters
     ----------
@@ -177,6 +181,13 @@ def max_pool2d_backward(x, grad_output, pool_size=2, strides=None, padding="vali
     >>> max_pool2d_backward(x, np.full((1, 1, 1, 1), 5.0))[0, :, :, 0]
     array([[0., 0.],
            [5., 0.]])
+
+    A tie: the top-right 4 comes first in row-major order and takes it all:
+
+    >>> x = np.array([[1.0, 4.0], [4.0, 3.0]]).reshape(1, 2, 2, 1)
+    >>> max_pool2d_backward(x, np.full((1, 1, 1, 1), 5.0))[0, :, :, 0]
+    array([[0., 5.],
+           [0., 0.]])
     """
     x, geo = ops._pool_args(x, pool_size, strides, padding)
     g = _check_grad_output(grad_output, (x.shape[0], *geo.out_hw, x.shape[3]), x.dtype, "max_pool2d")

@@ -360,6 +360,33 @@ class TestAgainstTensorFlow:
         # sums of small integers: exact in float32
         np.testing.assert_array_equal(max_pool2d_backward(x, g, **case), tape.gradient(loss, x_t).numpy())
 
+    @pytest.mark.parametrize("case", POOL_CASES, ids=repr)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("values", ["0..2", "-2..0", "constant"])
+    def test_max_pool_ties_follow_tf_nn_max_pool2d(self, tf, case, dtype, values):
+        # ties of several kinds through the op itself: small non-negative integers,
+        # non-positive ones (with "same" padding a window of negatives next to the
+        # border: the padding must not win), and a constant input (every window a tie)
+        rng = np.random.default_rng(14)
+        shape = (2, 6, 7, 3)
+        x = {
+            "0..2": rng.integers(0, 3, size=shape),
+            "-2..0": -rng.integers(0, 3, size=shape),
+            "constant": np.full(shape, -1),
+        }[values].astype(dtype)
+        g = rng.integers(1, 5, size=ops.max_pool2d(x, **case).shape).astype(dtype)
+        pool = case["pool_size"]
+        strides = case.get("strides", pool)
+        x_t = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x_t)
+            y = tf.nn.max_pool2d(x_t, ksize=pool, strides=strides, padding=case.get("padding", "valid").upper())
+            loss = tf.reduce_sum(y * g)
+        expected = tape.gradient(loss, x_t).numpy()
+        dx = max_pool2d_backward(x, g, **case)
+        # sums of small integers: exact in float32 and float64
+        np.testing.assert_array_equal(dx, expected)
+
     def test_softmax_cross_entropy(self, tf, keras):
         rng = np.random.default_rng(13)
         labels = rng.integers(0, 5, size=(2, 4, 4))
