@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 from seglearn import grading
+from grading_builders import check, code, extra, notebook, quiz, write
 from seglearn.grading import (
     Check,
     find_checks,
@@ -34,49 +35,6 @@ from seglearn.grading import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-
-
-# --------------------------------------------------------------------------- builders
-def code(source, **metadata):
-    return nbformat.v4.new_code_cell(source, metadata=metadata)
-
-
-def check(name, points, body):
-    return code(f"# CHECK: {name} ({points} point{'s' if points != 1 else ''})\n{body}",
-                seglearn={"check": name, "points": points})
-
-
-def notebook(*cells):
-    nb = nbformat.v4.new_notebook(cells=list(cells))
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "language_info": {"name": "python"}}
-    return nb
-
-
-def write(nb, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
-
-
-def quiz(area="return w * h", perimeter="return 2 * (w + h)", area_check=None):
-    """A solution notebook with two exercises (2 + 3 points); bodies can be swapped."""
-    return notebook(
-        nbformat.v4.new_markdown_cell("# Quiz\nWhat you will learn: rectangles."),
-        code("import math\nW, H = 3, 4"),
-        code(f"def area(w, h):\n    ### BEGIN SOLUTION\n    {area}\n    ### END SOLUTION"),
-        check("area", 2, area_check or "assert area(W, H) == 12, f'area(3, 4) should be 12, got {area(W, H)}'"),
-        code(f"def perimeter(w, h):\n    ### BEGIN SOLUTION\n    {perimeter}\n    ### END SOLUTION"),
-        check("perimeter", 3, "assert perimeter(W, H) == 14, f'perimeter(3, 4) should be 14, got {perimeter(W, H)}'"),
-        nbformat.v4.new_markdown_cell("## Summary\nDone."),
-    )
-
-
-def extra(answer="answer = 42"):
-    return notebook(
-        code(f"### BEGIN SOLUTION\n{answer}\n### END SOLUTION"),
-        check("answer", 1, "assert answer == 42, 'the answer is 42'"),
-    )
 
 
 # --------------------------------------------------------------------------- strip_solutions
@@ -237,9 +195,9 @@ def test_release_writes_student_notebooks_and_reports_them(tmp_path):
     assert report.points == 6 and report.copied == ("images",)
     text = str(report)
     assert [line.split() for line in text.splitlines()[1:]] == [
-        ["notebook", "solutions", "checks", "points"],
-        ["00_intro.ipynb", "0", "0", "0"], ["01_quiz.ipynb", "2", "2", "5"], ["02_extra.ipynb", "1", "1", "1"],
-        ["total", "3", "3", "6"], ["copied", "unchanged:", "images"]]
+        ["notebook", "solutions", "checks", "hidden", "points"],
+        ["00_intro.ipynb", "0", "0", "0", "0"], ["01_quiz.ipynb", "2", "2", "0", "5"],
+        ["02_extra.ipynb", "1", "1", "0", "1"], ["total", "3", "3", "0", "6"], ["copied", "unchanged:", "images"]]
     out = sorted(p.relative_to(tmp_path / "release").as_posix() for p in (tmp_path / "release").rglob("*"))
     assert out == ["00_intro.ipynb", "01_quiz.ipynb", "02_extra.ipynb", "images", "images/figure.txt"]
     released = nbformat.read(str(tmp_path / "release" / "02_extra.ipynb"), as_version=4)
@@ -294,7 +252,7 @@ def test_cli_release_prints_the_report_and_exits_0(tmp_path, capsys):
     write(quiz(), tmp_path / "src" / "01_quiz.ipynb")
     args = _parser().parse_args(["release", str(tmp_path / "src"), "--out", str(tmp_path / "out")])
     assert args.func(args) == 0
-    assert ["01_quiz.ipynb", "2", "2", "5"] in [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["01_quiz.ipynb", "2", "2", "0", "5"] in [line.split() for line in capsys.readouterr().out.splitlines()]
     assert args.func(args) == 2  # a second release into the same folder needs --force
     assert "not empty; pass force=True (--force)" in capsys.readouterr().err
 
@@ -380,7 +338,7 @@ def test_grade_writes_csv_and_markdown(graded_class):
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 * 3
     assert rows[0] == {"student": "alice", "notebook": "01_quiz.ipynb", "check": "area", "possible": "2",
-                       "points": "2", "passed": "1", "reason": ""}
+                       "points": "2", "passed": "1", "reason": "", "hidden": "0"}
     with open(report / "totals.csv", newline="") as f:
         totals = list(csv.reader(f))
     assert totals[0] == ["student", "01_quiz.ipynb", "02_extra.ipynb", "total", "possible"]
@@ -389,7 +347,7 @@ def test_grade_writes_csv_and_markdown(graded_class):
     assert "| bob | 2/5 | 0/1 | **2/6** |" in md
     assert "| 02_extra.ipynb | answer | FAIL | 0/1 | missing |" in md
     assert str(table).splitlines()[1].split() == ["alice", "5/5", "1/1", "6/6"]
-    assert (report / "work" / "bob" / "01_quiz.log").exists()
+    assert (report / "logs" / "bob" / "01_quiz.log").exists()
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
@@ -404,7 +362,7 @@ def test_grade_kills_a_notebook_over_its_time_limit_and_its_kernel(tmp_path):
     rows = _rows(table)
     killed = "not run: the notebook exceeded its time limit of 30 s"
     assert rows[("eve", "01_quiz.ipynb", "perimeter")] == (0, killed)
-    log = [json.loads(line) for line in (tmp_path / "report" / "work" / "eve" / "01_quiz.jsonl").open()]
+    log = [json.loads(line) for line in (tmp_path / "report" / "logs" / "eve" / "01_quiz.jsonl").open()]
     # A check that ran before the kill keeps its points. (On a very loaded
     # machine the kernel may not even reach it in 30 s; then it was not run.)
     area_ran = any(r.get("cell") == 2 and r["outcome"] == "passed" for r in log)
@@ -443,7 +401,7 @@ def test_interrupted_grader_leaves_no_notebook_or_kernel_running(tmp_path):
     source = tmp_path / "chapters"
     write(quiz(), source / "01_quiz.ipynb")
     write(quiz(perimeter="import time; time.sleep(600)"), tmp_path / "subs" / "eve" / "01_quiz.ipynb")
-    log = tmp_path / "report" / "work" / "eve" / "01_quiz.jsonl"
+    log = tmp_path / "report" / "logs" / "eve" / "01_quiz.jsonl"
     grader = subprocess.Popen([sys.executable, "-m", "seglearn.cli", "grade", str(tmp_path / "subs"), "--source",
                                str(source), "--out", str(tmp_path / "report"), "--cell-timeout", "600"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -525,7 +483,7 @@ def _python_without(tmp_path, *modules):
             'raise ModuleNotFoundError(f"No module named {__name__!r}", name=__name__)\n')
     fake = tmp_path / "bin" / "python"
     fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\nPYTHONPATH="{blocker}" exec "{sys.executable}" "$@"\n')
+    fake.write_text(f'#!/bin/sh\nPYTHONPATH="{blocker}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" "$@"\n')
     fake.chmod(0o755)
     return str(fake)
 
@@ -569,11 +527,18 @@ def test_cli_grade_with_a_broken_grader_exits_3_and_says_what_to_install(tmp_pat
 def test_a_run_that_shows_the_grader_broke_stops_grading(tmp_path, monkeypatch):
     """Past the preflight, a notebook whose pytest could not run is not scored 0: grading stops."""
     fake = _python_without(tmp_path, "pytest", "nbval")
-    monkeypatch.setattr(grading, "_preflight", lambda python: None)  # as if it broke after the check
+    real, calls = grading.grader._preflight, []
+
+    def broken_after_the_first_check(python):  # as if the grader broke after its first check
+        calls.append(python)
+        if len(calls) > 1:
+            real(python)
+
+    monkeypatch.setattr(grading.grader, "_preflight", broken_after_the_first_check)
     subs = _one_student(tmp_path, "ann", "bob")
     with pytest.raises(grading.GradingEnvironmentError,
                        match=r"not installed in .* \(found while grading ann/02_extra.ipynb, see .*02_extra.log; "
-                             r"no scores were written\)"):
+                             r"the reports were not written"):
         grade(subs, tmp_path / "report", python=fake)
     assert not (tmp_path / "report" / "scores.csv").exists()
     assert not (tmp_path / "report" / "work" / "bob").exists(), "grading must stop at the first broken run"
@@ -583,14 +548,15 @@ def test_grade_stops_when_the_kernel_cannot_start(tmp_path, monkeypatch):
     # pytest and nbval work, but `python -m ipykernel_launcher` (the kernel) exits at once.
     (tmp_path / "block").mkdir()
     (tmp_path / "block" / "ipykernel_launcher.py").write_text("import sys\nsys.exit('no kernel here')\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "block"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path / "block"),
+                                                                  os.environ.get("PYTHONPATH")])))
     with pytest.raises(grading.GradingEnvironmentError, match="the Jupyter kernel did not start"):
         grade(_one_student(tmp_path), tmp_path / "report")
     assert not (tmp_path / "report").exists()
 
 
 def _run(returncode, *records, timed_out=False):
-    return grading._Run(list(records), returncode, timed_out, 1.0)
+    return grading.runner._Run(list(records), returncode, timed_out, 1.0)
 
 
 PASSED = {"cell": 0, "when": "call", "outcome": "passed", "message": ""}
@@ -613,7 +579,7 @@ FAILED = {"cell": 1, "when": "call", "outcome": "failed", "message": "AssertionE
 def test_machinery_failures_are_told_from_failed_checks(tmp_path, run, problem):
     log = tmp_path / "nb.log"
     log.write_text("\nthe log\n")
-    assert grading._machinery_failure(run, log) == problem
+    assert grading.runner._machinery_failure(run, log) == problem
 
 
 # --------------------------------------------------------------------------- the real chapters
