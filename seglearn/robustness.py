@@ -5,8 +5,12 @@
 - :func:`distance_to_border`, :func:`error_by_border_distance` and
   :func:`border_centre_error` measure how the error rate depends on the
   distance to the image border, for the boundary-effect experiments;
+- :func:`label_objects` and :func:`object_recall` find the objects of a
+  label map and how much of each a prediction found, to relate errors to
+  object size;
 - :func:`random_crops` cuts training windows out of larger images, as in
-  patch-based training.
+  patch-based training; :func:`random_corruptions` makes corrupted copies of
+  training images (a corruption and a severity drawn per image).
 
 NumPy only: importing this module does not import TensorFlow.
 """
@@ -35,6 +39,9 @@ __all__ = [
     "corrupt",
     "distance_to_border",
     "error_by_border_distance",
+    "label_objects",
+    "object_recall",
+    "random_corruptions",
     "random_crops",
 ]
 
@@ -252,6 +259,119 @@ def border_centre_error(y_true, y_pred, border=4):
 
 
 # ---------------------------------------------------------------------------
+# objects: errors by object size
+# ---------------------------------------------------------------------------
+
+
+def label_objects(masks):
+    """Number the objects of label maps: connected regions of one class.
+
+    An object is a maximal 4-connected set of pixels of the same class
+    ``c > 0`` (class 0 is the background and belongs to no object). Two
+    touching shapes of the same class are one object; of different classes,
+    two.
+
+    The labelling propagates the smallest pixel index over each region:
+    every pixel starts with its own index, then repeatedly takes the minimum
+    of its neighbours' labels (same class only) and jumps to its label's
+    label, until nothing changes.
+
+    Parameters
+    ----------
+    masks : int ndarray of shape (N, H, W) or (H, W)
+        Class ids.
+
+    Returns
+    -------
+    int ndarray of the shape of ``masks``
+        0 on the background, ``1..R`` on the ``R`` objects of the whole batch
+        (numbered in the order of their first pixel; no object spans two
+        images).
+
+    Examples
+    --------
+    >>> m = np.array([[1, 1, 0, 2],
+    ...               [0, 0, 0, 2],
+    ...               [1, 0, 1, 1]])
+    >>> label_objects(m)
+    array([[1, 1, 0, 2],
+           [0, 0, 0, 2],
+           [3, 0, 4, 4]])
+    """
+    masks = check_array(masks, "masks", ndim=(2, 3), layout="(N, H, W) or (H, W)", kind="integer")
+    single = masks.ndim == 2
+    m = masks[None] if single else masks
+    flat_index = np.arange(1, m.size + 1, dtype=np.int64).reshape(m.shape)
+    labels = np.where(m > 0, flat_index, 0)
+    while True:
+        before = labels
+        best = labels.copy()
+        for axis in (1, 2):
+            for shift in (1, -1):
+                neighbour = np.roll(labels, shift, axis=axis)
+                same = np.roll(m, shift, axis=axis) == m
+                edge = [slice(None)] * 3  # np.roll wraps around: drop the wrapped row/column
+                edge[axis] = 0 if shift == 1 else -1
+                same[tuple(edge)] = False
+                take = same & (m > 0) & (neighbour < best)
+                best[take] = neighbour[take]
+        jumped = best.ravel()[np.maximum(best, 1).ravel() - 1].reshape(best.shape)
+        labels = np.where(m > 0, np.minimum(best, jumped), 0)
+        if np.array_equal(labels, before):
+            break
+    _, numbered = np.unique(labels, return_inverse=True)
+    numbered = numbered.reshape(labels.shape)
+    if (labels == 0).any():
+        out = numbered  # 0 is the smallest label, so the background keeps id 0
+    else:
+        out = numbered + 1
+    return out[0] if single else out
+
+
+def object_recall(y_true, y_pred):
+    """How much of each true object a prediction found, with the object's size.
+
+    The objects are those of :func:`label_objects` applied to ``y_true``.
+    For object ``o`` of class ``c`` with pixel set ``P_o``:
+    ``size_o = |P_o|`` and ``recall_o = |{p in P_o : y_pred[p] = c}| / size_o``.
+
+    Parameters
+    ----------
+    y_true, y_pred : int ndarray of shape (N, H, W) or (H, W)
+        True and predicted label maps.
+
+    Returns
+    -------
+    sizes : int ndarray of shape (R,)
+        Pixels of each of the ``R`` objects.
+    recall : float ndarray of shape (R,)
+        The share of each object's pixels predicted as its class, in [0, 1].
+    classes : int ndarray of shape (R,)
+        Each object's class.
+
+    Examples
+    --------
+    A two-pixel object found in half, a one-pixel object found whole:
+
+    >>> y_true = np.array([[1, 1, 0, 2]])
+    >>> y_pred = np.array([[1, 0, 0, 2]])
+    >>> sizes, recall, classes = object_recall(y_true, y_pred)
+    >>> sizes.tolist(), recall.tolist(), classes.tolist()
+    ([2, 1], [0.5, 1.0], [1, 2])
+    """
+    y_true, y_pred = _check_label_pair(y_true, y_pred)
+    objects = label_objects(y_true).ravel()
+    inside = objects > 0
+    ids = objects[inside] - 1
+    count = int(objects.max())
+    sizes = np.bincount(ids, minlength=count)
+    hits = np.bincount(ids, weights=(y_true.ravel() == y_pred.ravel())[inside], minlength=count)
+    classes = np.zeros(count, dtype=np.int64)
+    classes[ids] = y_true.ravel()[inside]
+    return sizes, hits / np.maximum(sizes, 1), classes
+
+
+# ---------------------------------------------------------------------------
 # training windows
 # ---------------------------------------------------------------------------
 
@@ -305,3 +425,48 @@ def random_crops(images, masks, size, *, per_image=1, seed=0):
     out_images = images[index[:, None, None], rows[:, :, None], cols[:, None, :]]
     out_masks = masks[index[:, None, None], rows[:, :, None], cols[:, None, :]]
     return out_images, out_masks
+
+
+def random_corruptions(images, *, max_severity, seed=0):
+    """Corrupted copies of images, one random corruption per image.
+
+    Image ``i`` gets a kind drawn uniformly from :data:`CORRUPTIONS` and a
+    severity ``s_i`` uniform in ``[0, max_severity]``, and is corrupted by
+    :func:`corrupt` with them: a fixed, offline form of augmentation with the
+    shifts expected at test time.
+
+    Parameters
+    ----------
+    images : float ndarray of shape (N, H, W, C)
+        Images with values in ``[0, 1]``.
+    max_severity : float >= 0
+        Largest severity drawn.
+    seed : int >= 0
+        Seeds the kinds, the severities and the noise.
+
+    Returns
+    -------
+    float32 ndarray of shape (N, H, W, C)
+        A new array; ``images`` is not changed.
+
+    Examples
+    --------
+    >>> x = np.full((6, 4, 4, 3), 0.5, dtype=np.float32)
+    >>> out = random_corruptions(x, max_severity=2, seed=0)
+    >>> out.shape, bool(out.min() >= 0 and out.max() <= 1)
+    ((6, 4, 4, 3), True)
+    >>> bool(np.array_equal(out, random_corruptions(x, max_severity=2, seed=0)))
+    True
+    """
+    x = check_images(images)
+    max_severity = check_real(max_severity, "max_severity", low=0)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    rng = np.random.default_rng(seed)
+    kinds = tuple(CORRUPTIONS)
+    chosen = rng.integers(0, len(kinds), size=len(x))
+    severities = rng.uniform(0.0, max_severity, size=len(x))
+    noise_seeds = rng.integers(0, 2**31, size=len(x))
+    out = np.empty_like(x, dtype=np.float32)
+    for i in range(len(x)):
+        out[i] = corrupt(x[i : i + 1], kinds[chosen[i]], severities[i], seed=int(noise_seeds[i]))[0]
+    return out

@@ -146,3 +146,104 @@ def test_random_crops_are_windows_of_their_own_image():
         robustness.random_crops(images, masks, 11)
     with pytest.raises(ValueError, match="masks"):
         robustness.random_crops(images, masks[:2], 4)
+
+
+# ---------------------------------------------------------------------------
+# label_objects, object_recall
+# ---------------------------------------------------------------------------
+
+
+def _objects_by_flood_fill(masks):
+    # reference: breadth-first flood fill per image, 4-connectivity, same class
+    out = np.zeros(masks.shape, dtype=np.int64)
+    count = 0
+    for n, m in enumerate(masks):
+        for i0, j0 in zip(*np.nonzero(m)):
+            if out[n, i0, j0]:
+                continue
+            count += 1
+            out[n, i0, j0] = count
+            queue = [(i0, j0)]
+            while queue:
+                i, j = queue.pop()
+                for a, b in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+                    if 0 <= a < m.shape[0] and 0 <= b < m.shape[1] and not out[n, a, b] and m[a, b] == m[i, j]:
+                        out[n, a, b] = count
+                        queue.append((a, b))
+    return out
+
+
+def test_label_objects_by_hand():
+    # a U of class 1 (one object: its arms meet only at the bottom), a 2 touching it (another
+    # object), and a 1 in the far corner that must not join across the wrapped edge
+    m = np.array([[1, 0, 1, 1],
+                  [1, 0, 1, 2],
+                  [1, 1, 1, 0],
+                  [0, 0, 0, 1]])
+    expected = np.array([[1, 0, 1, 1],
+                         [1, 0, 1, 2],
+                         [1, 1, 1, 0],
+                         [0, 0, 0, 3]])
+    np.testing.assert_array_equal(robustness.label_objects(m), expected)
+
+
+def test_label_objects_does_not_join_images_or_wrap():
+    m = np.zeros((2, 3, 3), dtype=int)
+    m[0, :, 0] = m[0, :, 2] = 1      # two columns at opposite edges: two objects
+    m[1, :, 0] = 1                   # the same place in the next image: a third
+    labels = robustness.label_objects(m)
+    assert labels.max() == 3
+    assert len({labels[0, 0, 0], labels[0, 0, 2], labels[1, 0, 0]}) == 3
+
+
+def test_label_objects_matches_flood_fill_on_random_masks():
+    rng = np.random.default_rng(3)
+    masks = rng.integers(0, 3, size=(4, 12, 15))
+    np.testing.assert_array_equal(robustness.label_objects(masks), _objects_by_flood_fill(masks))
+
+
+def test_label_objects_without_background_numbers_from_one():
+    np.testing.assert_array_equal(robustness.label_objects(np.array([[1, 2]])), [[1, 2]])
+
+
+def test_object_recall_by_hand():
+    # object 1: class 1, 3 pixels, 2 found (1 labelled 2) -> 2/3; object 2: class 2, 1 pixel,
+    # labelled background -> 0; object 3: class 1 in the second image, 2 pixels, both found -> 1
+    y_true = np.array([[[1, 1, 1, 0], [0, 0, 0, 2]], [[0, 1, 1, 0], [0, 0, 0, 0]]])
+    y_pred = np.array([[[1, 2, 1, 0], [0, 0, 0, 0]], [[0, 1, 1, 0], [0, 0, 0, 0]]])
+    sizes, recall, classes = robustness.object_recall(y_true, y_pred)
+    np.testing.assert_array_equal(sizes, [3, 1, 2])
+    np.testing.assert_allclose(recall, [2 / 3, 0, 1])
+    np.testing.assert_array_equal(classes, [1, 2, 1])
+
+
+def test_object_recall_errors_name_the_argument():
+    with pytest.raises(ValueError, match="y_pred"):
+        robustness.object_recall(np.zeros((2, 3, 3), int), np.zeros((2, 3, 4), int))
+    with pytest.raises((ValueError, TypeError), match="masks"):
+        robustness.label_objects(np.zeros((2, 2, 2, 2), int))
+
+
+# ---------------------------------------------------------------------------
+# random_corruptions
+# ---------------------------------------------------------------------------
+
+
+def test_random_corruptions_is_seeded_and_mixes_kinds():
+    x = np.random.default_rng(4).random((40, 8, 8, 3), dtype=np.float32) * 0.5 + 0.25
+    before = x.copy()
+    a = robustness.random_corruptions(x, max_severity=3, seed=5)
+    np.testing.assert_array_equal(a, robustness.random_corruptions(x, max_severity=3, seed=5))
+    assert not np.array_equal(a, robustness.random_corruptions(x, max_severity=3, seed=6))
+    np.testing.assert_array_equal(x, before)
+    assert a.shape == x.shape and a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+    shift = (a - x).mean(axis=(1, 2, 3))
+    brightened = shift > 0.01                 # brightness adds 0.1 s everywhere
+    assert 0 < brightened.sum() < len(x)      # some images brightened, others noised or blurred
+
+
+def test_random_corruptions_severity_zero_copies():
+    x = np.random.default_rng(7).random((3, 4, 4, 1), dtype=np.float32)
+    np.testing.assert_array_equal(robustness.random_corruptions(x, max_severity=0), x)
+    with pytest.raises(ValueError, match="max_severity"):
+        robustness.random_corruptions(x, max_severity=-1)
