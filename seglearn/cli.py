@@ -8,8 +8,8 @@ Subcommands (``seglearn COMMAND --help`` explains each one, with examples)::
 
 ``--data`` is either ``shapes`` (the course's synthetic data set) or a folder
 ``DIR`` holding ``DIR/images/NAME.png`` and ``DIR/masks/NAME.png`` (masks hold
-class ids, 0 = background). The instructor's ``release`` and ``grade``
-subcommands come from :mod:`seglearn.grading` (its ``add_subcommands``).
+class ids, 0 = background). The instructor's ``release``, ``grade`` and
+``grade-one`` subcommands come from :mod:`seglearn.grading` (its ``add_subcommands``).
 
 Errors that are the user's (a missing file, images of the wrong shape, a model
 trained for another number of classes) end the program with exit status 2 and
@@ -525,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``seglearn`` argument parser with all subcommands.
 
     ``train``, ``evaluate`` and ``predict`` are defined here;
-    :func:`seglearn.grading.add_subcommands` adds ``release`` and ``grade``. Every subcommand sets ``func``,
+    :func:`seglearn.grading.add_subcommands` adds ``release``, ``grade`` and ``grade-one``. Every subcommand sets ``func``,
     which takes the parsed arguments and returns the exit status.
 
     Examples

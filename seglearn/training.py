@@ -1468,6 +1468,6 @@ def load_model(path):
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: invalid {METADATA_NAME} ({exc})") from None
-    model = keras.models.load_model(path, compile=False)
+    model = keras.models.load_model(path, compile=False, safe_mode=True)  # never run code from the file
     _check_info(model, info, str(path))
     return model, info
