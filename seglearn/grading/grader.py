@@ -476,6 +476,7 @@ def grade(
 
     if todo:
         _preflight(python)  # before anything is written: a broken grader must not score anyone
+    tracker.start = time.monotonic()  # the estimate counts notebooks, not the preflight
     work, logs = out_dir / "work", out_dir / "logs"
     out_dir.mkdir(parents=True, exist_ok=True)
 
