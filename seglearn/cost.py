@@ -414,9 +414,8 @@ def measure_training_steps(settings, *, processes=1, timeout=600.0):
     its resident memory, runs the step once and reads its peak resident
     memory (``resource.getrusage(...).ru_maxrss``); the difference is
     :attr:`StepMemory.step_bytes`. It then times ``steps - 1`` more steps.
-    Every allocation of 64 KiB or more gets its own pages and returns them
-    when freed (glibc's ``MALLOC_MMAP_THRESHOLD_``), so that the resident
-    memory follows the live tensors.
+    (One process cannot measure several settings in turn: TensorFlow keeps
+    the memory of a step in its allocator's pool for the next one.)
 
     Options of a setting (the defaults in brackets):
 
@@ -471,7 +470,7 @@ def measure_training_steps(settings, *, processes=1, timeout=600.0):
     except ImportError:
         raise RuntimeError("measure_training_steps needs the `resource` module (Linux, macOS, WSL), "
                            f"which this system ({sys.platform}) does not have") from None
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     command = [sys.executable, "-c", "from seglearn.cost import _step_worker; _step_worker()"]
