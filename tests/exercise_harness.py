@@ -103,14 +103,18 @@ class Chapter:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        import numpy as np
+
         old_seed = os.environ.get("SEGLEARN_SEED")
         os.environ["SEGLEARN_SEED"] = str(self.seed)
+        print_options = np.get_printoptions()  # a chapter's np.set_printoptions must not leak into other tests
         try:
             with contextlib.chdir(CHAPTERS), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*non-interactive.*")  # plt.show() under Agg
                 yield
         finally:
             plt.close("all")
+            np.set_printoptions(**print_options)
             if old_seed is None:
                 os.environ.pop("SEGLEARN_SEED", None)
             else:

@@ -7,6 +7,7 @@ and a second run that skips everyone.
 """
 
 import json
+import os
 import re
 import time
 
@@ -142,7 +143,9 @@ def test_what_student_code_does_to_the_grader_changes_nothing(graded):
     log = (report / "logs" / "frank" / "01_quiz.jsonl").read_text()
     assert '"cell": 5, "when": "call", "outcome": "passed"' in log, "the test meant to forge a record"
     assert frank["answer"][0] == 0 and frank["answer"][1].startswith("AssertionError"), "his conftest.py ran"
-    assert (report / "work" / "frank" / "env_seen.txt").read_text() == "[]", "the kernel saw the grader's variables"
+    # the kernel sees the instructor's own environment (CI sets SEGLEARN_REQUIRE_BROWSER), never the grader's
+    outer = repr(sorted(k for k in os.environ if k.startswith("SEGLEARN")))
+    assert (report / "work" / "frank" / "env_seen.txt").read_text() == outer, "the kernel saw the grader's variables"
 
 
 def test_output_kept_in_the_report_is_capped(graded):
