@@ -358,7 +358,8 @@ class StepMemory:
     gradient_bytes : int
         One float32 copy of the gradients (4 bytes per trainable weight).
     seconds_per_step : float
-        Median wall time of the steps after the first.
+        Wall time of the fastest step after the first (the one least slowed
+        down by other work on the machine).
     extra : dict
         Other numbers of the run: ``first_loss``, the loss of the measured step.
     """
@@ -413,7 +414,8 @@ def measure_training_steps(settings, *, processes=1, timeout=600.0):
     cross-entropy, gradients by ``tf.GradientTape``, one update), then reads
     its resident memory, runs the step once and reads its peak resident
     memory (``resource.getrusage(...).ru_maxrss``); the difference is
-    :attr:`StepMemory.step_bytes`. It then times ``steps - 1`` more steps.
+    :attr:`StepMemory.step_bytes`. It then times ``steps - 1`` more steps
+    (:attr:`StepMemory.seconds_per_step`: the fastest).
     (One process cannot measure several settings in turn: TensorFlow keeps
     the memory of a step in its allocator's pool for the next one.)
 
@@ -573,7 +575,7 @@ def _step_worker():
     trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     print(json.dumps(dict(step_bytes=peak - before, rss_before_bytes=before, peak_rss_bytes=peak,
                           estimated_bytes=int(estimated), gradient_bytes=4 * trainable,
-                          seconds_per_step=float(np.median(times)), extra={"first_loss": loss})))
+                          seconds_per_step=float(min(times)), extra={"first_loss": loss})))
 
 
 # ---------------------------------------------------------------------------
