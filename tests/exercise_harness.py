@@ -178,3 +178,27 @@ class Chapter:
             except AssertionError as error:
                 return Outcome(False, str(error), printed.getvalue())
         return Outcome(True, "", printed.getvalue())
+
+
+# --------------------------------------------------------------------------- the test modules' convention
+# Each tests/test_exercise_checks_chNN.py declares, per check name of its chapter,
+#     RIGHT_ANSWERS = {"<check>": {"instructor": None, "<another correct form>": "<code>", ...}}
+#     WRONG_ANSWERS = {"<check>": {"<plausible mistake>": ("<code>", "<regex the message must match>"), ...}}
+# and parametrizes its two tests with right_cases / wrong_cases. tests/test_repository.py
+# reads the two dicts to prove every graded check has its wrong answers and correct forms.
+
+
+def right_cases(right_answers: dict) -> list:
+    """``pytest.param(check, answer)`` for each correct form, with the id ``check: form``."""
+    import pytest
+
+    return [pytest.param(check, code, id=f"{check}: {label}")
+            for check, forms in right_answers.items() for label, code in forms.items()]
+
+
+def wrong_cases(wrong_answers: dict) -> list:
+    """``pytest.param(check, answer, hint)`` for each wrong answer, with the id ``check: mistake``."""
+    import pytest
+
+    return [pytest.param(check, code, hint, id=f"{check}: {label}")
+            for check, mistakes in wrong_answers.items() for label, (code, hint) in mistakes.items()]
