@@ -7,7 +7,8 @@ implementations of every formula the course teaches (``ops``, ``losses``,
 ``training``), the FAQ chapters' experiments by topic (``robustness``: test-time
 corruptions and border errors; ``cost``: memory and timing; ``deploy``:
 TensorFlow Lite; ``interpret``: feature maps, Grad-CAM, confidence), plain-text
-result tables (``tables``), plots, diagrams and interactive explorers (``viz``,
+result tables (``tables``), the design exercises' trial log and its review
+(``experiments``), plots, diagrams and interactive explorers (``viz``,
 ``diagrams``, ``widgets``), and the instructor's tools (``grading``, ``cli``).
 
 ``import seglearn`` is cheap: submodules load on first attribute access, and
@@ -56,6 +57,7 @@ _SUBMODULES = (
     "datasets",
     "deploy",
     "diagrams",
+    "experiments",
     "grading",
     "interpret",
     "losses",

@@ -17,7 +17,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 # Modules that must stay importable without TensorFlow (STYLE.md: NumPy first).
 # cost, deploy and interpret need TensorFlow, but only inside their functions.
 NUMPY_MODULES = ["ops", "losses", "metrics", "backprop", "batchnorm", "optim", "datasets", "viz", "diagrams",
-                 "widgets", "robustness", "cost", "deploy", "interpret", "tables"]
+                 "widgets", "robustness", "cost", "deploy", "interpret", "tables", "experiments"]
 
 
 def _load(path):
@@ -161,7 +161,7 @@ def test_import_seglearn_and_numpy_modules_do_not_import_tensorflow():
 
 PUBLIC_MODULES = [
     m for m in ["ops", "losses", "metrics", "backprop", "batchnorm", "optim", "datasets", "pipeline", "viz", "diagrams",
-                "widgets", "models", "training", "grading", "robustness", "cost", "deploy", "interpret", "tables"]
+                "widgets", "models", "training", "grading", "experiments", "robustness", "cost", "deploy", "interpret", "tables"]
     if (ROOT / "seglearn" / f"{m}.py").exists() or (ROOT / "seglearn" / m / "__init__.py").exists()
 ]  # datasets and grading are packages: their __all__ re-exports every public name
 
