@@ -37,6 +37,38 @@ MSE_WRONG = {
     "divided by the batch only": ("return 2 * (np.asarray(y_pred) - y_true) / len(y_true)", "does not match"),
 }
 
+# --------------------------------------------------------------------------- Exercise 2
+CE_RIGHT = {
+    "instructor": None,
+    "softmax by hand, 1 subtracted at the true class": """
+z = np.asarray(logits, dtype=np.float64)
+e = np.exp(z - z.max(axis=-1, keepdims=True))
+grad = e / e.sum(axis=-1, keepdims=True)
+np.put_along_axis(grad, np.asarray(y_true)[..., None], np.take_along_axis(grad, np.asarray(y_true)[..., None], -1) - 1, -1)
+return grad / np.asarray(y_true).size
+""",
+    "loop over the pixels, float32 softmax": """
+z = np.asarray(logits).reshape(-1, np.shape(logits)[-1])
+labels = np.asarray(y_true).reshape(-1)
+grad = np.zeros(z.shape)
+for i in range(len(z)):
+    p = np.exp(z[i].astype(np.float32) - z[i].max())
+    grad[i] = p / p.sum()
+    grad[i, labels[i]] -= 1
+return grad.reshape(np.shape(logits)) / len(z)
+""",
+}
+_ONE_HOT = "np.eye(np.shape(logits)[-1])[y_true]"
+CE_WRONG = {
+    "no 1/N": (f"return ops.softmax(logits) - {_ONE_HOT}", "1/N"),
+    "probabilities minus class ids": ("return (ops.softmax(logits) - np.asarray(y_true)[..., None]) / np.size(y_true)",
+                                      "class id itself"),
+    "sign flipped": (f"return ({_ONE_HOT} - ops.softmax(logits)) / np.size(y_true)", "sign is flipped"),
+    "divided by pixels * classes": (f"return (ops.softmax(logits) - {_ONE_HOT}) / np.size(logits)", "N \\* K"),
+    "logits instead of probabilities": (f"return (np.asarray(logits) - {_ONE_HOT}) / np.size(y_true)", "softmax over"),
+    "only the true class's entry": (f"return -{_ONE_HOT} * (1 - ops.softmax(logits)) / np.size(y_true)", "sum to 0"),
+}
+
 # --------------------------------------------------------------------------- Exercise 4
 RELU_RIGHT = {
     "instructor": None,
@@ -73,11 +105,13 @@ SGD_WRONG = {
 
 RIGHT_ANSWERS = {
     "mse gradient": MSE_RIGHT,
+    "softmax cross-entropy backward": CE_RIGHT,
     "relu backward": RELU_RIGHT,
     "sgd momentum step": SGD_RIGHT,
 }
 WRONG_ANSWERS = {
     "mse gradient": MSE_WRONG,
+    "softmax cross-entropy backward": CE_WRONG,
     "relu backward": RELU_WRONG,
     "sgd momentum step": SGD_WRONG,
 }
