@@ -138,7 +138,7 @@ def conv2d_backward(x, kernel, grad_output, *, strides=1, padding="valid", dilat
     return _crop(dxp, x.shape, geo.pads), dkernel, dbias
 
 
-def max_pool2d_backward(x, grad_output, pool_size=2, strides=None, padding="valid"):
+def max_pool2d_backward(x, grad_output, pool_size=2, *, strides=None, padding="valid"):
     r"""Gradient of :func:`seglearn.ops.max_pool2d` with respect to its input.
 
     Each output is the maximum of its window, so its gradient goes entirely
@@ -209,7 +209,7 @@ def max_pool2d_backward(x, grad_output, pool_size=2, strides=None, padding="vali
     return _crop(dxp, x.shape, geo.pads)
 
 
-def avg_pool2d_backward(x, grad_output, pool_size=2, strides=None, padding="valid"):
+def avg_pool2d_backward(x, grad_output, pool_size=2, *, strides=None, padding="valid"):
     r"""Gradient of :func:`seglearn.ops.avg_pool2d` with respect to its input.
 
     Each output is the mean of the ``count`` real pixels of its window, so

@@ -926,7 +926,7 @@ def _pool(x, ufunc, geo: _Geometry) -> np.ndarray:
     return out
 
 
-def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
+def max_pool2d(x, pool_size=2, *, strides=None, padding="valid"):
     """Max pooling of NHWC images, as ``keras.layers.MaxPooling2D``.
 
     ``out[n, i, j, c] = max_{u < k_h, v < k_w} xp[n, i s_h + u, j s_w + v, c]``,
@@ -967,7 +967,7 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
     return _pool(x, np.maximum, geo)
 
 
-def max_pool2d_loop(x, pool_size=2, strides=None, padding="valid"):
+def max_pool2d_loop(x, pool_size=2, *, strides=None, padding="valid"):
     """Max pooling written as loops over the formula, for reading.
 
     Same arguments, checks and result as :func:`max_pool2d`::
@@ -1018,7 +1018,7 @@ def _window_counts(size, pad_before, window, stride, out_size):
     return np.minimum(start + window, size) - np.maximum(start, 0)
 
 
-def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
+def avg_pool2d(x, pool_size=2, *, strides=None, padding="valid"):
     """Average pooling of NHWC images, as ``keras.layers.AveragePooling2D``.
 
     ``out[n, i, j, c] = sum_{u, v} xp[n, i s_h + u, j s_w + v, c] / count[i, j]``
@@ -1081,7 +1081,7 @@ def _bilinear_taps(size: int, factor: int):
     return low, high, y - low
 
 
-def upsample2d(x, size=2, interpolation="nearest"):
+def upsample2d(x, size=2, *, interpolation="nearest"):
     """Upsample NHWC images by integer factors, as ``keras.layers.UpSampling2D``.
 
     Parameters

@@ -187,9 +187,9 @@ def test_conv2d_transpose_channels_and_bias():
 def test_upsample_hand_worked():
     x = np.array([0.0, 1.0]).reshape(1, 1, 2, 1)
     # bilinear: samples at (j + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25, clamped to [0, 1]
-    np.testing.assert_allclose(upsample2d(x, (1, 2), "bilinear")[0, 0, :, 0], [0, 0.25, 0.75, 1])
+    np.testing.assert_allclose(upsample2d(x, (1, 2), interpolation="bilinear")[0, 0, :, 0], [0, 0.25, 0.75, 1])
     np.testing.assert_array_equal(upsample2d(x, (2, 3))[0, :, :, 0], [[0, 0, 0, 1, 1, 1]] * 2)
-    assert upsample2d(np.ones((2, 3, 4, 5)), 3, "BILINEAR").shape == (2, 9, 12, 5)
+    assert upsample2d(np.ones((2, 3, 4, 5)), 3, interpolation="BILINEAR").shape == (2, 9, 12, 5)
 
 
 def test_relu_and_softmax():
@@ -238,8 +238,8 @@ def test_conv2d_loop_equals_conv2d(k, s, d, padding):
 @pytest.mark.parametrize("pool, s, padding", [(2, None, "valid"), (3, 1, "same"), ((2, 3), 2, "same"), (3, (2, 1), "valid")])
 def test_max_pool2d_loop_equals_max_pool2d(pool, s, padding):
     x = rand(np.random.default_rng(3), 2, 7, 6, 3, dtype=np.float32)
-    expected = max_pool2d(x, pool, s, padding)
-    np.testing.assert_array_equal(max_pool2d_loop(x, pool, s, padding), expected)  # max is exact
+    expected = max_pool2d(x, pool, strides=s, padding=padding)
+    np.testing.assert_array_equal(max_pool2d_loop(x, pool, strides=s, padding=padding), expected)  # max is exact
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 2000, 1 << 30])
@@ -248,7 +248,7 @@ def test_pooling_chunks_do_not_change_the_result(monkeypatch, chunk_bytes):
     x = rand(np.random.default_rng(22), 7, 6, 5, 4)
     monkeypatch.setattr(ops, "_POOL_CHUNK_BYTES", chunk_bytes)
     for pool, s, padding in [(2, None, "valid"), (3, 2, "same"), ((1, 3), 1, "same")]:
-        np.testing.assert_array_equal(max_pool2d(x, pool, s, padding), max_pool2d_loop(x, pool, s, padding))
+        np.testing.assert_array_equal(max_pool2d(x, pool, strides=s, padding=padding), max_pool2d_loop(x, pool, strides=s, padding=padding))
     # every 2x2 window of the 6x5 image except the last column: mean of 4 numbers
     expected = (x[:, 0::2, 0:4:2] + x[:, 1::2, 0:4:2] + x[:, 0::2, 1:4:2] + x[:, 1::2, 1:4:2]) / 4
     np.testing.assert_allclose(avg_pool2d(x), expected, rtol=1e-15)
@@ -272,7 +272,7 @@ def test_non_contiguous_inputs():
     w = np.asfortranarray(rand(rng, 3, 3, 3, 2))
     assert not x.flags.c_contiguous
     np.testing.assert_allclose(conv2d(x, w), conv2d_loop(x, w), rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(max_pool2d(x, 2, 1), max_pool2d_loop(np.ascontiguousarray(x), 2, 1))
+    np.testing.assert_array_equal(max_pool2d(x, 2, strides=1), max_pool2d_loop(np.ascontiguousarray(x), 2, strides=1))
 
 
 def test_inputs_are_not_modified():
@@ -297,8 +297,8 @@ OPS_1 = {
     "conv2d_transpose": lambda x: conv2d_transpose(x, np.ones((3, 3, 4, 2), x.dtype), strides=2),
     "max_pool2d": lambda x: max_pool2d(x, padding="same"),
     "max_pool2d_loop": lambda x: max_pool2d_loop(x),
-    "avg_pool2d": lambda x: avg_pool2d(x, 3, 1, padding="same"),
-    "upsample2d": lambda x: upsample2d(x, 2, "bilinear"),
+    "avg_pool2d": lambda x: avg_pool2d(x, 3, strides=1, padding="same"),
+    "upsample2d": lambda x: upsample2d(x, 2, interpolation="bilinear"),
     "upsample2d_nearest": lambda x: upsample2d(x),
     "relu": relu,
     "softmax": softmax,
@@ -409,16 +409,17 @@ def test_conv2d_errors(fn, args, kwargs, error, match):
         ((X, (2, 6)), ValueError, r"its window is 2x6. Received: pool_size=\(2, 6\)"),
         ((X, 0), ValueError, r"`pool_size` must be a positive integer.*Received: pool_size=0"),
         ((X, 2.0), TypeError, r"`pool_size`.*Received: pool_size=2.0"),
-        ((X, 2, 0), ValueError, r"`strides` must be a positive integer.*Received: strides=0"),
-        ((X, 2, None, "full"), ValueError, r"`padding` must be 'valid' or 'same'. Received: padding='full'"),
-        ((X, 2, None, 1), TypeError, r"`padding` must be 'valid' or 'same'. Received: padding=1"),
+        ((X, 2, {"strides": 0}), ValueError, r"`strides` must be a positive integer.*Received: strides=0"),
+        ((X, 2, {"padding": "full"}), ValueError, r"`padding` must be 'valid' or 'same'. Received: padding='full'"),
+        ((X, 2, {"padding": 1}), TypeError, r"`padding` must be 'valid' or 'same'. Received: padding=1"),
         ((np.full((1, 2, 2, 1), np.inf),), ValueError, r"`x` must contain only finite values"),
         ((np.zeros((1, 2, 2, 1), complex),), TypeError, r"`x` must hold real numbers"),
     ],
 )
 def test_pool_errors(fn, args, error, match):
+    options = args[-1] if isinstance(args[-1], dict) else {}
     with pytest.raises(error, match=match):
-        fn(*args)
+        fn(*args[:len(args) - bool(options)], **options)
 
 
 @pytest.mark.parametrize(
@@ -430,7 +431,7 @@ def test_pool_errors(fn, args, error, match):
         (lambda: conv2d_transpose(X, K.transpose(0, 1, 3, 2), strides=(0, 1)), ValueError, r"Received: strides=\(0, 1\)"),
         (lambda: conv2d_transpose(X[..., 0], K), ValueError, r"`x` must have 4 dimensions"),
         (lambda: upsample2d(X, 0), ValueError, r"`size` must be a positive integer.*Received: size=0"),
-        (lambda: upsample2d(X, 2, "bicubic"), ValueError, r"`interpolation` must be one of 'nearest', 'bilinear'. Received: interpolation='bicubic'"),
+        (lambda: upsample2d(X, 2, interpolation="bicubic"), ValueError, r"`interpolation` must be one of 'nearest', 'bilinear'. Received: interpolation='bicubic'"),
         (lambda: upsample2d(X[0]), ValueError, r"`x` must have 4 dimensions"),
         (lambda: relu("x"), TypeError, r"`x` must be an array of numbers"),
         (lambda: relu([1.0, np.nan]), ValueError, r"`x` must contain only finite values"),

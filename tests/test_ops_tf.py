@@ -259,7 +259,7 @@ def test_pool_grid(pool_fns, pool, strides, size, padding):
     ours, theirs = pool_fns
     rng = np.random.default_rng(10 * pool + (strides or 0))
     x = rand(rng, 2, *size, 3)
-    got = ours(x, pool, strides, padding)
+    got = ours(x, pool, strides=strides, padding=padding)
     assert_pool_close(got, theirs(x, pool, strides or pool, padding.upper()).numpy())
 
 
@@ -268,12 +268,12 @@ def test_pool_grid(pool_fns, pool, strides, size, padding):
 def test_pool_channels_and_batch(pool_fns, batch, channels):
     ours, theirs = pool_fns
     x = rand(np.random.default_rng(13), batch, 11, 12, channels)
-    assert_pool_close(ours(x, 3, 2, "same"), theirs(x, 3, 2, "SAME").numpy())
+    assert_pool_close(ours(x, 3, strides=2, padding="same"), theirs(x, 3, 2, "SAME").numpy())
 
 
 def test_avg_pool_float64():
     x = rand(np.random.default_rng(14), 2, 7, 8, 3, dtype=np.float64)
-    assert_pool_close(ops.avg_pool2d(x, 3, 2, "same"), tf.nn.avg_pool2d(x, 3, 2, "SAME").numpy(), np.float64)
+    assert_pool_close(ops.avg_pool2d(x, 3, strides=2, padding="same"), tf.nn.avg_pool2d(x, 3, 2, "SAME").numpy(), np.float64)
 
 
 @pytest.mark.parametrize("layer_cls, ours", [(keras.layers.MaxPooling2D, ops.max_pool2d), (keras.layers.AveragePooling2D, ops.avg_pool2d)], ids=["max", "avg"])
@@ -281,7 +281,7 @@ def test_avg_pool_float64():
 def test_pool_equals_keras_layer(layer_cls, ours, pool, strides, padding):
     x = rand(np.random.default_rng(15), 2, 9, 8, 4)
     layer = layer_cls(pool_size=pool, strides=strides, padding=padding)
-    assert_pool_close(ours(x, pool, strides, padding), keras.ops.convert_to_numpy(layer(x)))
+    assert_pool_close(ours(x, pool, strides=strides, padding=padding), keras.ops.convert_to_numpy(layer(x)))
 
 
 @HYPOTHESIS
@@ -296,8 +296,8 @@ def test_pool_equals_keras_layer(layer_cls, ours, pool, strides, padding):
 def test_pool_random_configurations(pool, strides, padding, extra, channels, seed):
     x = rand(np.random.default_rng(seed), 2, pool[0] + extra[0], pool[1] + extra[1], channels)
     for ours, theirs in POOLS:
-        assert_pool_close(ours(x, pool, strides, padding), theirs(x, pool, strides or pool, padding.upper()).numpy())
-    np.testing.assert_array_equal(ops.max_pool2d_loop(x, pool, strides, padding), ops.max_pool2d(x, pool, strides, padding))
+        assert_pool_close(ours(x, pool, strides=strides, padding=padding), theirs(x, pool, strides or pool, padding.upper()).numpy())
+    np.testing.assert_array_equal(ops.max_pool2d_loop(x, pool, strides=strides, padding=padding), ops.max_pool2d(x, pool, strides=strides, padding=padding))
 
 
 # --------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def test_upsample2d_equals_keras_layer(shape, size, interpolation):
     x = rand(np.random.default_rng(16), *shape)
     layer = keras.layers.UpSampling2D(size=size, interpolation=interpolation)
     # bilinear: two lerps of float32 numbers of size ~1 (see module docstring)
-    assert_pool_close(ops.upsample2d(x, size, interpolation), keras.ops.convert_to_numpy(layer(x)))
+    assert_pool_close(ops.upsample2d(x, size, interpolation=interpolation), keras.ops.convert_to_numpy(layer(x)))
 
 
 def test_relu_and_softmax_equal_keras():
