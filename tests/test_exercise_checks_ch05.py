@@ -1,0 +1,229 @@
+"""Chapter 05's checks accept the correct forms of each answer and reject the plausible wrong ones.
+
+Each test runs one of the chapter's exercises with another answer in place of the
+instructor's solution, then its check cell (tests/exercise_harness.py: the chapter's
+code cells run once in one namespace up to each exercise). A wrong answer must fail
+with an ``AssertionError`` whose message points at the mistake; a check that gives
+partial credit must also award the points listed in ``PARTIAL_POINTS``.
+
+The shapes and parameter checks call the student's functions on the chapter's input
+and on inputs of other sizes, so an answer read off one model summary fails them.
+"""
+
+import re
+
+import pytest
+
+from exercise_harness import Chapter, right_cases, wrong_cases
+
+# --------------------------------------------------------------------------- seed cnn shapes
+
+SHAPES_CLOSED_FORM = """
+h, w, c = input_shape
+conv1 = ops.conv_output_size((h, w), 3)                # "valid": H - k + 1
+pool1 = ops.conv_output_size(conv1, 2, strides=2)      # a 2x2 window, stride 2: floor(H / 2)
+conv2 = ops.conv_output_size(pool1, 3)
+pool2 = ops.conv_output_size(conv2, 2, strides=2)
+conv3 = ops.conv_output_size(pool2, 3)
+return [(*conv1, 32), (*pool1, 32), (*conv2, 64), (*pool2, 64), (*conv3, 64),
+        (conv3[0] * conv3[1] * 64,), (64,), (num_classes,)]
+"""
+
+SHAPES_LISTS_OF_NUMPY_INTS = """
+hw = np.array(input_shape[:2])
+shapes = []
+for filters in (32, 64):
+    hw = hw - 2
+    shapes.append([*hw, filters])
+    hw = np.floor(hw / 2).astype(int)
+    shapes.append([*hw, filters])
+hw = hw - 2
+shapes += [[*hw, 64], [np.prod(hw) * 64], [64], [num_classes]]
+return shapes
+"""
+
+_SHAPES_TEMPLATE = """
+h, w, _ = input_shape
+shapes = []
+for filters, pooled in [(32, True), (64, True), (64, False)]:
+    h, w = {conv}
+    shapes.append((h, w, filters))
+    if pooled:
+        h, w = {pool}
+        shapes.append((h, w, filters))
+shapes.append({flatten})
+shapes.append((64,))
+shapes.append({last})
+return shapes
+"""
+
+
+def _shapes(conv="h - 2, w - 2", pool="h // 2, w // 2", flatten="(h * w * 64,)", last="(num_classes,)"):
+    return _SHAPES_TEMPLATE.format(conv=conv, pool=pool, flatten=flatten, last=last)
+
+
+SHAPES_TYPED_IN = """
+return [(30, 30, 32), (15, 15, 32), (13, 13, 64), (6, 6, 64), (4, 4, 64), (1024,), (64,), (num_classes,)]
+"""
+
+# --------------------------------------------------------------------------- seed cnn parameters
+
+PARAMS_CLOSED_FORM = """
+h, w, c = input_shape
+h3, w3 = ((h - 2) // 2 - 2) // 2 - 2, ((w - 2) // 2 - 2) // 2 - 2   # the last feature map
+return [(9 * c + 1) * 32, 0, (9 * 32 + 1) * 64, 0, (9 * 64 + 1) * 64, 0,
+        (h3 * w3 * 64 + 1) * 64, 65 * num_classes]
+"""
+
+PARAMS_NUMPY = """
+shapes = seed_cnn_output_shapes(input_shape, num_classes)
+conv = lambda c_in, c_out: np.int64(3 * 3 * c_in * c_out + c_out)   # weights, then biases
+dense = lambda n_in, n_out: np.int64(n_in * n_out + n_out)
+return np.array([conv(input_shape[-1], 32), 0, conv(32, 64), 0, conv(64, 64), 0,
+                 dense(np.prod(shapes[4]), 64), dense(64, num_classes)])
+"""
+
+_PARAMS_TEMPLATE = """
+shapes = seed_cnn_output_shapes(input_shape, num_classes)
+c_in = {c_in}
+conv = lambda c_in, c_out: (3 * 3 * c_in + {bias}) * c_out
+dense = lambda n_in, n_out: (n_in + {bias}) * n_out
+return [conv(c_in, 32), 0, conv(32, 64), 0, conv(64, 64), 0, dense({flat}, 64), dense(64, num_classes)]
+"""
+
+
+def _params(c_in="input_shape[-1]", bias="1", flat="shapes[5][0]"):
+    return _PARAMS_TEMPLATE.format(c_in=c_in, bias=bias, flat=flat)
+
+
+PARAMS_TYPED_IN = """
+return [896, 0, 18496, 0, 36928, 0, 65600, 65 * num_classes]
+"""
+
+# --------------------------------------------------------------------------- fixed compile call
+
+COMPILE = 'repaired.compile(optimizer="adam", loss={loss}, metrics={metrics})'
+REBUILD = "repaired = seed_cnn(input_shape=INPUT_SHAPE, num_classes=NUM_CLASSES, reproduce_bug=True)\n"
+
+
+def _compiled(loss, metrics='["accuracy"]', *, before=""):
+    return REBUILD + before + COMPILE.format(loss=loss, metrics=metrics)
+
+
+LOGITS_LAST_LAYER = "repaired.layers[-1].activation = keras.activations.linear\n"
+REBUILT_WITH_LOGITS = """
+repaired = keras.Sequential([
+    keras.Input(INPUT_SHAPE),
+    keras.layers.Conv2D(32, 3, activation="relu"),
+    keras.layers.MaxPooling2D(2),
+    keras.layers.Conv2D(64, 3, activation="relu"),
+    keras.layers.MaxPooling2D(2),
+    keras.layers.Conv2D(64, 3, activation="relu"),
+    keras.layers.Flatten(),
+    keras.layers.Dense(64, activation="relu"),
+    keras.layers.Dense(NUM_CLASSES),  # logits
+])
+repaired.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 metrics=["accuracy"])
+"""
+
+# --------------------------------------------------------------------------- the answers
+
+RIGHT_ANSWERS = {
+    "seed cnn shapes": {
+        "instructor": None,
+        "closed form with ops.conv_output_size": SHAPES_CLOSED_FORM,
+        "lists of NumPy integers": SHAPES_LISTS_OF_NUMPY_INTS,
+        "Flatten as a bare integer": _shapes(flatten="h * w * 64"),
+    },
+    "seed cnn parameters": {
+        "instructor": None,
+        "closed form, without the shapes": PARAMS_CLOSED_FORM,
+        "NumPy integers in an array": PARAMS_NUMPY,
+    },
+    "fixed compile call": {
+        "instructor": None,
+        "string name": _compiled('"sparse_categorical_crossentropy"'),
+        "class name as a string": _compiled('"SparseCategoricalCrossentropy"'),
+        "function": _compiled("keras.losses.sparse_categorical_crossentropy"),
+        "loss object, defaults": _compiled("keras.losses.SparseCategoricalCrossentropy()"),
+        "loss object, from_logits=False": _compiled("keras.losses.SparseCategoricalCrossentropy(from_logits=False)"),
+        "metric object": _compiled('"sparse_categorical_crossentropy"', "[keras.metrics.SparseCategoricalAccuracy()]"),
+        "fix 2: softmax dropped": _compiled("keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+                                            before=LOGITS_LAST_LAYER),
+        "fix 2: rebuilt with a linear last layer": REBUILT_WITH_LOGITS,
+    },
+}
+
+WRONG_ANSWERS = {  # answer -> what the message must point at
+    "seed cnn shapes": {
+        "typed in for 32x32x3": (SHAPES_TYPED_IN, "same shapes for every input"),
+        "pooling rounds up": (_shapes(pool="-(-h // 2), -(-w // 2)"), "rounds down"),
+        "pooling rounds to nearest": (_shapes(pool="round(h / 2), round(w / 2)"), "rounds down"),
+        "'same' padding": (_shapes(conv="h, w"), "'valid' padding"),
+        "a 3x3 convolution removes 3 rows": (_shapes(conv="h - 3, w - 3"), r"\(H - 2\)"),
+        "Flatten keeps the grid": (_shapes(flatten="(h, w, 64)"), "Flatten lays"),
+        "CIFAR-10's 10 classes typed in": (_shapes(last="(10,)"), "num_classes units"),
+    },
+    "seed cnn parameters": {
+        "no biases": (_params(bias="0"), "left out the biases"),
+        "typed in for 32x32x3": (PARAMS_TYPED_IN, "same counts for every input"),
+        "first convolution sees 3 channels": (_params(c_in="3"), "the image's for the first"),
+        "first Dense counted from the channels": (_params(flat="shapes[4][-1]"), "after Flatten"),
+    },
+    "fixed compile call": {
+        "left as it was": (REBUILD, "softmax"),
+        "from_logits=True on the softmax": (
+            _compiled("keras.losses.SparseCategoricalCrossentropy(from_logits=True)"), r"from_logits=False"),
+        "categorical cross-entropy on class ids": (_compiled('"categorical_crossentropy"'), "one-hot"),
+        "categorical cross-entropy object": (_compiled("keras.losses.CategoricalCrossentropy()"), "one-hot"),
+        "mean squared error": (_compiled('"mse"'), "amounts"),
+        "mean squared error object": (_compiled("keras.losses.MeanSquaredError()"), "amounts"),
+        "logits with from_logits=False": (
+            _compiled("keras.losses.SparseCategoricalCrossentropy()", before=LOGITS_LAST_LAYER), "from_logits=True"),
+        "the class instead of an object": (_compiled("keras.losses.SparseCategoricalCrossentropy"), "parentheses"),
+        "sum over the batch": (
+            _compiled('keras.losses.SparseCategoricalCrossentropy(reduction="sum")'), "reduction"),
+        "no accuracy metric": (_compiled('"sparse_categorical_crossentropy"', "[]"), "accuracy"),
+    },
+}
+
+# Points a wrong answer still earns from a partial-credit check: (check, mistake) -> "P of N points".
+PARTIAL_POINTS = {}
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    return Chapter("05_first_cnn.ipynb")
+
+
+def test_every_check_of_the_chapter_has_answers(chapter):
+    assert list(RIGHT_ANSWERS) == list(chapter.checks) == list(WRONG_ANSWERS)
+    for check in chapter.checks:
+        assert "instructor" in RIGHT_ANSWERS[check] and len(RIGHT_ANSWERS[check]) >= 2, check
+        assert len(WRONG_ANSWERS[check]) >= 2, check
+    for check, mistake in PARTIAL_POINTS:
+        assert mistake in WRONG_ANSWERS[check], (check, mistake)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
+def test_check_accepts(chapter, check, code):
+    outcome = chapter.check(check, code)
+    assert outcome.passed, outcome.message
+    # Chapter 00 tells the students that a passing check prints a short confirmation.
+    assert re.search(r"^(right|fixed):", outcome.output, re.M), outcome.output
+    points = chapter.checks[check].points
+    assert "points" not in outcome.output or f"{points} of {points} points" in outcome.output, outcome.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
+def test_check_rejects(chapter, check, code, hint):
+    outcome = chapter.check(check, code)
+    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
+    assert re.search(hint, outcome.message), outcome.message
+    mistake = next(label for label, (answer, _) in WRONG_ANSWERS[check].items() if answer == code)
+    expected = PARTIAL_POINTS.get((check, mistake))
+    if expected is not None:
+        assert re.search(rf"^{expected}\b", outcome.output, re.M), outcome.output
