@@ -18,6 +18,34 @@ READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile)
 TIFF_EXTENSIONS = (".tif", ".tiff")
 
 
+def integer_scale(dtype) -> float:
+    """What pixels of ``dtype`` are divided by to lie in ``[0, 1]``: 255, 65535 or 1.
+
+    8-bit integers -> 255; wider integers -> 65535 (16-bit files, which Pillow
+    reads as int32 mode "I"); bool and floating point -> 1 (already in [0, 1]).
+
+    >>> integer_scale(np.uint8), integer_scale(np.uint16), integer_scale(np.float32)
+    (255.0, 65535.0, 1.0)
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "ui":
+        return 1.0
+    return 255.0 if dtype.itemsize == 1 else 65535.0
+
+
+def to_unit_float(arr, dtype=np.float32) -> np.ndarray:
+    """Pixels -> floats in ``[0, 1]`` by their type's scale (:func:`integer_scale`): the one conversion.
+
+    ``uint8`` ``k -> k / 255``, ``uint16`` ``k -> k / 65535``, floats unchanged
+    (cast to ``dtype``). The values are not checked: callers check the range.
+
+    >>> to_unit_float(np.array([0, 51, 255], np.uint8))
+    array([0. , 0.2, 1. ], dtype=float32)
+    """
+    arr = np.asarray(arr)
+    return arr.astype(dtype) / np.dtype(dtype).type(integer_scale(arr.dtype))
+
+
 def read_array(path: Path, kind: str = "image") -> tuple[np.ndarray, str]:
     """Read an image file into an ndarray (Pillow, or tifffile for TIFFs Pillow cannot read)."""
     from PIL import Image
@@ -56,24 +84,25 @@ def image_to_float(arr: np.ndarray, path: Path, normalize: str) -> np.ndarray:
         arr = arr.astype(np.uint8)
     if arr.dtype.kind not in "uif":
         raise ValueError(f"image file {path} has unsupported pixel type {arr.dtype}")
-    x = arr.astype(np.float32)
     if normalize == "minmax":
+        x = arr.astype(np.float32)
         low, high = float(x.min()), float(x.max())
         x = (x - low) / (high - low) if high > low else np.zeros_like(x)
     elif arr.dtype.kind in "ui":
-        # 8-bit files -> /255, 16-bit files (also read by Pillow as int32 mode "I") -> /65535
-        scale = 255.0 if arr.dtype.itemsize == 1 else 65535.0
+        scale = integer_scale(arr.dtype)
         if arr.min() < 0 or arr.max() > scale:
             raise ValueError(
                 f"image file {path} holds values in [{arr.min()}, {arr.max()}], outside [0, {scale:g}]; "
                 "pass normalize='minmax' to rescale each image to [0, 1]"
             )
-        x = x / np.float32(scale)
-    elif not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
-        raise ValueError(
-            f"image file {path} holds floating-point values outside [0, 1] (or NaN); "
-            "pass normalize='minmax' to rescale each image to [0, 1]"
-        )
+        x = to_unit_float(arr)
+    else:
+        x = to_unit_float(arr)
+        if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
+            raise ValueError(
+                f"image file {path} holds floating-point values outside [0, 1] (or NaN); "
+                "pass normalize='minmax' to rescale each image to [0, 1]"
+            )
     if x.ndim == 2:
         x = np.repeat(x[..., None], 3, axis=-1)
     return x

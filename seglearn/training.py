@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from seglearn import metrics
+from seglearn._imageio import to_unit_float
 from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE  # noqa: F401 (the recipe, re-exported)
 from seglearn._validation import (
     check_class_weight,
@@ -1284,19 +1285,20 @@ class ModelInfo:
         return len(self.class_names)
 
     def prepare(self, images) -> np.ndarray:
-        """Scale images to ``[0, 1]`` (uint8 / 255) and apply the normalisation.
+        """Scale images to ``[0, 1]`` (uint8 / 255, uint16 / 65535) and apply the normalisation.
 
         Parameters
         ----------
         images : ndarray of shape (..., H, W, channels)
-            uint8 images in ``[0, 255]`` or float images in ``[0, 1]``.
+            uint8 or uint16 images, or float images in ``[0, 1]``.
 
         Returns
         -------
         ndarray, float32, same shape
         """
         images = np.asarray(images)
-        scale = 255.0 if images.dtype == np.uint8 else 1.0
+        if images.dtype.kind == "u":
+            images = to_unit_float(images)
         images = check_array(images, "images", ndim=(3, 4), layout="(N, H, W, C)", dtype=np.float32)
         if images.shape[-1] != self.channels:
             raise ValueError(
@@ -1305,7 +1307,7 @@ class ModelInfo:
             )
         mean = np.asarray(self.normalisation["mean"], dtype=np.float32)
         std = np.asarray(self.normalisation["std"], dtype=np.float32)
-        return ((images / scale - mean) / std).astype(np.float32)
+        return ((images - mean) / std).astype(np.float32)
 
     def to_json(self) -> dict:
         return {

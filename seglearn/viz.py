@@ -26,6 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ._imageio import to_unit_float
 from ._validation import check_array, check_choice, check_positive_int, check_real, check_same_shape, describe
 from .diagrams import (
     SEVEN_STEPS,
@@ -107,15 +108,13 @@ def class_colors(num_classes):
 
 
 def _image_rgb(image, name="image") -> np.ndarray:
-    """(H, W), (H, W, 1) or (H, W, 3) image, float in [0, 1] or uint8 -> float (H, W, 3)."""
+    """(H, W), (H, W, 1) or (H, W, 3) image, float in [0, 1], uint8 or uint16 -> float (H, W, 3)."""
     arr = check_array(image, name, ndim=(2, 3), layout="(H, W) or (H, W, C)")
     if arr.ndim == 3 and arr.shape[-1] not in (1, 3):
         raise ValueError(
             f"`{name}` must have 1 or 3 channels (last axis). Received: {name}={describe(arr)}"
         )
-    if arr.dtype == np.uint8:
-        arr = arr / 255.0
-    arr = arr.astype(np.float64)
+    arr = to_unit_float(arr, np.float64) if arr.dtype.kind == "u" else arr.astype(np.float64)
     if arr.size and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(
             f"`{name}` must hold values in [0, 1] (or be uint8); found [{arr.min():g}, {arr.max():g}]. "

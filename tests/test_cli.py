@@ -174,6 +174,8 @@ def test_a_16_bit_image_predicts_the_same_through_the_cli_load_folder_and_predic
     images, _ = datasets.load_folder(folder / "images", folder / "masks")
     np.testing.assert_allclose(images[0, ..., 0], pixels / 65535, atol=1e-6)
     expected = training.predict(model, info.prepare(images[0]))
+    # ModelInfo.prepare scales the raw uint16 pixels by the same one conversion
+    np.testing.assert_allclose(info.prepare(np.repeat(pixels[..., None], 3, axis=-1)), info.prepare(images[0]), atol=1e-6)
     status, _, err = run(capsys, "predict", "--model", model_path, "--out", tmp_path / "out",
                          folder / "images" / "deep.png")
     assert status == 0, err

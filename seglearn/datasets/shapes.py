@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._imageio import READ_ERRORS as _READ_ERRORS
+from .._imageio import to_unit_float
 from .._validation import (
     check_array,
     check_choice,
@@ -62,11 +63,6 @@ _STYLES = {
 
 # The generator draws only with ``rng.random`` and ``rng.standard_normal``,
 # whose streams NumPy keeps stable; the committed file stays the reference.
-
-
-def _to_float(images_u8: np.ndarray) -> np.ndarray:
-    """uint8 -> float32 in [0, 1], the one conversion used everywhere (k -> k/255)."""
-    return images_u8.astype(np.float32) / np.float32(255)
 
 
 def _uniform(rng, low, high, size):
@@ -349,7 +345,7 @@ def make_shapes(
 
     images += (noise * rng.standard_normal(images.shape)).astype(np.float32)
     images_u8 = np.round(np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
-    return _to_float(images_u8), masks
+    return to_unit_float(images_u8), masks
 
 
 # ---------------------------------------------------------------------------
@@ -523,6 +519,6 @@ def load_shapes(split="train", *, path=None):
     """
     split = check_choice(split, "split", tuple(SHAPES_SPLITS))
     arrays = _shapes_arrays(path)
-    return _to_float(arrays[f"{split}_images"]), arrays[f"{split}_masks"].copy()
+    return to_unit_float(arrays[f"{split}_images"]), arrays[f"{split}_masks"].copy()
 
 
