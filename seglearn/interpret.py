@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_array, check_images, check_int, check_model, describe
+from .ops import log_softmax
 
 __all__ = [
     "feature_maps",
@@ -156,8 +157,7 @@ def pixel_confidence(logits):
     (array([0.5, 1. ]), array([0.6931, 0.    ]))
     """
     z = check_array(logits, "logits", ndim=range(1, 6), layout="(..., C)").astype(np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    log_p = log_softmax(z)
     p = np.exp(log_p)
     entropy = -(p * log_p).sum(axis=-1)
     return p.max(axis=-1), np.maximum(entropy, 0.0)

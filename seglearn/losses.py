@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops import log_softmax
 from ._validation import (
     check_array,
     check_class_weight,
@@ -60,12 +61,6 @@ def _check_probabilities(p, name="y_pred"):
             f"(found values in [{p.min():.4g}, {p.max():.4g}]); pass "
             f"from_logits=True for raw scores (logits). Received: {name}={describe(p)}"
         )
-
-
-def _log_softmax(z):
-    """``log(softmax(z))`` over the last axis, computed stably (log-sum-exp)."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _sparse_or_one_hot(y_true, y_pred):
@@ -223,7 +218,7 @@ def sparse_categorical_crossentropy(
     labels = check_labels(labels, "y_true", num_classes, ignore_index=ignore_index)
 
     if from_logits:
-        log_q = _log_softmax(y_pred)
+        log_q = log_softmax(y_pred)
     else:
         _check_probabilities(y_pred)
         clipped = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
@@ -291,7 +286,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     gamma = check_real(gamma, "gamma", low=0)
     alpha = _class_vector(alpha, "alpha", y_pred.shape[-1])
     if from_logits:
-        probs = np.exp(_log_softmax(y_pred))
+        probs = np.exp(log_softmax(y_pred))
     else:
         _check_probabilities(y_pred)
         probs = y_pred
@@ -369,7 +364,7 @@ def dice_loss(y_true, y_pred, *, smooth=1.0, from_logits=False):
     smooth = check_real(smooth, "smooth", low=0)
     from_logits = check_bool(from_logits, "from_logits")
     if from_logits:
-        y_pred = np.exp(_log_softmax(y_pred))
+        y_pred = np.exp(log_softmax(y_pred))
     else:
         _check_probabilities(y_pred)
     pixel_axes = tuple(range(y_pred.ndim - 1))

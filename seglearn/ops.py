@@ -88,6 +88,7 @@ __all__ = [
     "conv2d_transpose",
     "conv_output_size",
     "im2col",
+    "log_softmax",
     "max_pool2d",
     "max_pool2d_loop",
     "pad2d",
@@ -1182,6 +1183,38 @@ def softmax(x, axis=-1):
     np.exp(z, out=z)
     z /= z.sum(axis=axis, keepdims=True)
     return z
+
+
+def log_softmax(x, axis=-1):
+    """``log(softmax(x))`` along ``axis``, computed stably (log-sum-exp).
+
+    ``log_softmax(x)_k = (x_k - m) - log(sum_j exp(x_j - m))`` with
+    ``m = max_j x_j``: no ``exp`` overflows and no ``log(0)`` for very
+    unlikely classes. The one home of the course's log-softmax (the losses and
+    :func:`seglearn.interpret.pixel_confidence` use it).
+
+    Parameters
+    ----------
+    x : array_like of shape (..., K, ...)
+        Logits.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    ndarray of the same shape
+        ``<= 0``; ``exp`` of it sums to 1 along ``axis``.
+
+    Examples
+    --------
+    >>> log_softmax(np.array([0.0, -2000.0]))
+    array([    0., -2000.])
+    """
+    x = check_array(x, "x")
+    axis = check_axis(axis, x.ndim)
+    x = x.astype(_result_dtype(x.dtype), copy=False)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 # --------------------------------------------------------------------------

@@ -543,3 +543,15 @@ def test_im2col_errors():
         ops.im2col(GRID, 5)
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
         ops.im2col(GRID[0], 2)
+
+
+def test_log_softmax_is_the_log_of_softmax_and_stays_finite():
+    from seglearn.ops import log_softmax, softmax
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 5)) * 10
+    for axis in (-1, 1):
+        np.testing.assert_allclose(log_softmax(x, axis=axis), np.log(softmax(x, axis=axis)), atol=1e-12)
+    extreme = log_softmax(np.array([[0.0, -5000.0, 5000.0]]))
+    assert np.all(np.isfinite(extreme)) and extreme[0, 2] == 0.0 and extreme[0, 1] == -10000.0
+    with pytest.raises(ValueError, match="axis"):
+        log_softmax(x, axis=4)
