@@ -69,6 +69,124 @@ CE_WRONG = {
     "only the true class's entry": (f"return -{_ONE_HOT} * (1 - ops.softmax(logits)) / np.size(y_true)", "sum to 0"),
 }
 
+# --------------------------------------------------------------------------- Exercise 3
+# Building blocks of conv_backward(x, kernel, dy, stride=1) answers.
+SHAPES = """
+n, h_out, w_out, c_out = dy.shape
+k_h, k_w = kernel.shape[:2]
+"""
+# dx as a "full" convolution: dy spread out by the stride, padded by k - 1, times the rotated kernel
+# with its channel axes swapped; {flip} and {pad} are where the plausible mistakes go.
+DX_FULL = """
+{spread}
+full = np.pad(spread, ((0, 0), {pad}, (0, 0)))
+dx = ops.conv2d(full, {flip}.transpose(0, 1, 3, 2))
+{fit}
+"""
+DX_FULL_RIGHT = dict(
+    spread="spread = np.zeros((n, (h_out - 1) * stride + 1, (w_out - 1) * stride + 1, c_out))\n"
+           "spread[:, ::stride, ::stride] = dy",
+    pad="(k_h - 1, k_h - 1), (k_w - 1, k_w - 1)",
+    flip="np.flip(kernel, (0, 1))",
+    # rows and columns of x that no window reached (none here) get no gradient
+    fit="dx = np.pad(dx, ((0, 0), (0, x.shape[1] - dx.shape[1]), (0, x.shape[2] - dx.shape[2]), (0, 0)))",
+)
+# dW by kernel taps: tap (u, v) read x[:, u + stride i, v + stride j] for every output pixel (i, j)
+DW_TAPS = """
+dW = np.zeros(kernel.shape)
+for u in range(k_h):
+    for v in range(k_w):
+        patch = x[:, u:u + {step} * (h_out - 1) + 1:{step}, v:v + {step} * (w_out - 1) + 1:{step}, :]
+        dW[u, v] = np.tensordot(patch, dy, axes=([0, 1, 2], [0, 1, 2]))
+"""
+DB = "db = dy.sum(axis=(0, 1, 2))\n"
+RETURN = "return dx, dW, db\n"
+# the instructor's loop over output pixels, with a hole for each mistake
+LOOP = """
+k_h, k_w = kernel.shape[:2]
+dx = np.zeros(x.shape)
+dW = np.zeros(kernel.shape)
+for i in range(dy.shape[1]):
+    for j in range(dy.shape[2]):
+        rows = slice(i * stride, i * stride + k_h)
+        cols = slice(j * stride, j * stride + k_w)
+        g = dy[:, i, j, :]
+        {dw_line}
+        {dx_line}
+{after}
+{db_line}
+return dx, dW, db
+"""
+LOOP_RIGHT = dict(
+    dw_line='dW += np.einsum("nuvc,no->uvco", x[:, rows, cols, :], g)',
+    dx_line='dx[:, rows, cols, :] += np.einsum("uvco,no->nuvc", kernel, g)',
+    after="",
+    db_line="db = dy.sum(axis=(0, 1, 2))",
+)
+
+
+def loop(**changes):
+    return LOOP.format(**{**LOOP_RIGHT, **changes})
+
+
+def full(dw_step="stride", **changes):
+    return SHAPES + DX_FULL.format(**{**DX_FULL_RIGHT, **changes}) + DW_TAPS.format(step=dw_step) + DB + RETURN
+
+
+CONV_DX_RIGHT = {
+    "instructor": None,
+    "full convolution of the spread-out dy with the rotated kernel": full(),
+    "loop over the kernel taps, explicit indices": """
+n, h_out, w_out, c_out = dy.shape
+dx = np.zeros_like(x, dtype=float)
+for u in range(kernel.shape[0]):
+    for v in range(kernel.shape[1]):
+        for i in range(h_out):
+            for j in range(w_out):
+                dx[:, stride * i + u, stride * j + v, :] += dy[:, i, j, :] @ kernel[u, v].T
+return dx, np.zeros(kernel.shape), dy.sum(axis=(0, 1, 2))
+""",
+}
+CONV_DX_WRONG = {
+    "kernel not flipped for dx": (full(flip="kernel"), "not flipped"),
+    "'same' padding of the gradient": (full(pad="(k_h // 2, k_h // 2), (k_w // 2, k_w // 2)", fit=""),
+                                       "padding of the gradient"),
+    "gradient padded on one side only": (full(pad="(k_h - 1, 0), (k_w - 1, 0)", fit=""), "padding of the gradient"),
+    "overlapping windows overwrite (= for +=)": (
+        loop(dx_line='dx[:, rows, cols, :] = np.einsum("uvco,no->nuvc", kernel, g)'), r"add \(\+=\)"),
+    "kernel flipped in the loop": (
+        loop(dx_line='dx[:, rows, cols, :] += np.einsum("uvco,no->nuvc", kernel[::-1, ::-1], g)'), "rotated by 180"),
+    "stride 2: dy not spread out (2 of 3 points)": (full(spread="spread = dy", fit=""),
+                                                    r"at stride 2 .*padding of the gradient"),
+}
+
+CONV_DW_RIGHT = {
+    "instructor": None,
+    "loop over the kernel taps": full(),
+    "dW as a convolution of x with dy as the kernel, dilated by the stride": """
+dx = backprop.conv2d_backward(x, kernel, dy, strides=stride)[0]
+k_h, k_w = kernel.shape[:2]
+# dW[u, v, c, o] = sum_{n, i, j} x[n, u + s i, v + s j, c] dy[n, i, j, o]: a convolution over (H, W) with the
+# batch as the summed "channel" axis, dy as the kernel (dilated by s) and C_in as the "batch"
+dW = ops.conv2d(x.transpose(3, 1, 2, 0), dy.transpose(1, 2, 0, 3), dilation_rate=stride)
+dW = dW[:, :k_h, :k_w, :].transpose(1, 2, 0, 3)
+return dx, dW, dy.sum(axis=(0, 1, 2))
+""",
+}
+CONV_DW_WRONG = {
+    "dW flipped": (loop(after="dW = np.flip(dW, axis=(0, 1))"), "flipped"),
+    "dW of the first image only": (
+        loop(dw_line='dW += np.einsum("uvc,o->uvco", x[0, rows, cols, :], g[0])'), "sum over the batch"),
+    "dW averaged over the batch": (loop(after="dW = dW / len(x)"), "sum over the batch"),
+    "db summed over H and W only": (
+        loop(db_line="db = dy.sum(axis=(1, 2))"), "summed over N, H and W"),
+    "db summed over everything": (loop(db_line="db = dy.sum()"), "one entry per output channel"),
+    "db a mean": (loop(db_line="db = dy.mean(axis=(0, 1, 2))"), "db is a mean"),
+    "stride ignored for dW (2 of 3 points)": (
+        full(dw_step="1"), "at stride 2: dW differs"),
+}
+
+
 # --------------------------------------------------------------------------- Exercise 4
 RELU_RIGHT = {
     "instructor": None,
@@ -106,12 +224,26 @@ SGD_WRONG = {
 RIGHT_ANSWERS = {
     "mse gradient": MSE_RIGHT,
     "softmax cross-entropy backward": CE_RIGHT,
+    "conv backward: dx": CONV_DX_RIGHT,
+    "conv backward: dW and db": CONV_DW_RIGHT,
     "relu backward": RELU_RIGHT,
     "sgd momentum step": SGD_RIGHT,
+}
+# partial credit: the points a wrong answer still earns (award's printed line)
+# (every wrong answer of a check that calls award; 0: no points)
+PARTIAL_POINTS = {
+    "conv backward: dx": {label: 0 for label in CONV_DX_WRONG} | {"stride 2: dy not spread out (2 of 3 points)": 2},
+    "conv backward: dW and db": {  # 1 point for db, 1 for dW at stride 1, 1 for dW at stride 2
+        "dW flipped": 1, "dW of the first image only": 1, "dW averaged over the batch": 1,
+        "db summed over H and W only": 2, "db summed over everything": 2, "db a mean": 2,
+        "stride ignored for dW (2 of 3 points)": 2,
+    },
 }
 WRONG_ANSWERS = {
     "mse gradient": MSE_WRONG,
     "softmax cross-entropy backward": CE_WRONG,
+    "conv backward: dx": CONV_DX_WRONG,
+    "conv backward: dW and db": CONV_DW_WRONG,
     "relu backward": RELU_WRONG,
     "sgd momentum step": SGD_WRONG,
 }
@@ -131,12 +263,18 @@ def test_every_check_is_listed(chapter):
 def test_check_accepts(chapter, check, code):
     outcome = chapter.check(check, code)
     assert outcome.passed, outcome.message
-    assert outcome.output.startswith("correct:"), outcome.output
+    assert outcome.output.startswith("correct:"), outcome.output  # no partial award on a right answer
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
+def test_check_rejects(chapter, check, code, hint, request):
     outcome = chapter.check(check, code)
     assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
     assert re.search(hint, outcome.message), outcome.message
+    awarded = re.findall(r"^(\d+) of \d+ points", outcome.output, re.M)
+    if check in PARTIAL_POINTS:
+        label = request.node.callspec.id[len(check) + 2:]  # the id is "<check>: <label>"
+        assert (int(awarded[-1]) if awarded else 0) == PARTIAL_POINTS[check][label], outcome.output
+    else:
+        assert not awarded, f"this check gives no partial credit; it printed {outcome.output!r}"
