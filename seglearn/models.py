@@ -664,10 +664,18 @@ def _model_input(model):
     return inputs[0] if len(inputs) == 1 else inputs
 
 
-def _iter_layers(model):
+def _iter_layers(model, *, include_models=False):
+    """Every layer of ``model`` in order, descending into nested models.
+
+    The one walk over nested layers: the FLOP and memory counts want the leaves
+    only; ``include_models=True`` also yields each nested model before its
+    layers (the training engine's graph key and its batch-norm momentum).
+    """
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _iter_layers(layer)
+            if include_models:
+                yield layer
+            yield from _iter_layers(layer, include_models=include_models)
         else:
             yield layer
 

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from seglearn import metrics
+from seglearn.models import _iter_layers
 from seglearn._imageio import to_unit_float
 from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE  # noqa: F401 (the recipe, re-exported)
 from seglearn._validation import (
@@ -332,14 +333,6 @@ def random_symmetries(images, masks, seed):
 # ---------------------------------------------------------------------------
 
 
-def _all_layers(model):
-    """Every layer of ``model``, nested models' layers included, in order."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-
-
 def _tf_variables(variables):
     """The ``tf.Variable`` behind each Keras variable."""
     return [v.value if isinstance(getattr(v, "value", None), tf.Variable) else v for v in variables]
@@ -357,7 +350,7 @@ def _architecture_key(model):
         text = json.dumps(model.get_config(), sort_keys=True, default=repr)
     except (NotImplementedError, TypeError):
         return ("model", id(model))
-    index = {layer.name: i for i, layer in enumerate(_all_layers(model))}
+    index = {layer.name: i for i, layer in enumerate(_iter_layers(model, include_models=True))}
     index[model.name] = -1
     text = re.sub(r'"([^"]*)"', lambda m: f'"#{index[m[1]]}"' if m[1] in index else m[0], text)
     variables = tuple((tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in model.variables)
@@ -916,7 +909,7 @@ def train(
         loss_fn = segmentation_loss(loss_name, num_classes)
 
     if bn_momentum is not None:
-        for layer in _all_layers(model):
+        for layer in _iter_layers(model, include_models=True):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = bn_momentum
     engine = _engine(model)
