@@ -245,6 +245,30 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_seed(seed, name: str = "seed", *, generator: bool = False):
+    """Check a seed: an integer ``>= 0`` (bool refused), or a ``numpy.random.Generator`` when ``generator``.
+
+    The one seed rule of the package; a chapter's seed comes from
+    :func:`seglearn.course_seed`.
+
+    Examples
+    --------
+    >>> check_seed(3)
+    3
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `seed` must be an integer >= 0. Received: seed=-1
+    >>> check_seed(np.random.default_rng(0), generator=True)  # doctest: +ELLIPSIS
+    Generator(PCG64) at 0x...
+    """
+    if generator and isinstance(seed, np.random.Generator):
+        return seed
+    if generator and not isinstance(seed, numbers.Integral):
+        _fail(name, "must be an integer >= 0 or a numpy.random.Generator", seed, TypeError)
+    return check_positive_int(seed, name, minimum=0)
+
+
 def check_int_pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
     """Accept an int or a pair of ints, each ``>= minimum``, as Keras does.
 

@@ -35,6 +35,7 @@ from ._validation import (
     check_model,
     check_positive_int,
     check_real,
+    check_seed,
     describe,
 )
 
@@ -392,7 +393,7 @@ def _check_setting(name, setting) -> dict:
         full[key] = check_positive_int(full[key], f"settings[{name!r}][{key!r}]")
     full["steps"] = check_positive_int(full["steps"], f"settings[{name!r}]['steps']", minimum=2)
     full["num_classes"] = check_positive_int(full["num_classes"], f"settings[{name!r}]['num_classes']", minimum=2)
-    full["seed"] = check_positive_int(full["seed"], f"settings[{name!r}]['seed']", minimum=0)
+    full["seed"] = check_seed(full["seed"], f"settings[{name!r}]['seed']")
     full["dtype_policy"] = check_choice(full["dtype_policy"], f"settings[{name!r}]['dtype_policy']",
                                         DTYPE_POLICIES)
     if full["clipnorm"] is not None:

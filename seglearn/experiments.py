@@ -41,7 +41,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from ._validation import check_choice, check_positive_int, check_real, describe
+from ._validation import check_choice, check_positive_int, check_real, check_seed, describe
 from .tables import SeedComparison, compare_over_seeds, format_table
 
 __all__ = ["Criterion", "DesignReview", "Trial", "TrialLog", "setting_label"]
@@ -206,7 +206,7 @@ class TrialLog:
         -------
         float
         """
-        seed = check_positive_int(seed, "seed", minimum=0)
+        seed = check_seed(seed)
         split = check_choice(split, "split", SPLITS)
         start = time.perf_counter()
         score = self.run(setting, seed=seed, split=split)

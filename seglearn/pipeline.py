@@ -26,14 +26,15 @@ import numpy as np
 import tensorflow as tf
 
 from ._validation import (
-    check_class_weight,
-    check_crop_size,
     check_array,
     check_bool,
+    check_class_weight,
+    check_crop_size,
     check_int_pair,
     check_masks,
     check_positive_int,
     check_real,
+    check_seed,
     describe,
 )
 
@@ -271,7 +272,7 @@ def make_dataset(
     batch_size = check_positive_int(batch_size, "batch_size")
     augment = check_bool(augment, "augment")
     shuffle = check_bool(shuffle, "shuffle")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     one_hot = check_bool(one_hot, "one_hot")
     drop_remainder = check_bool(drop_remainder, "drop_remainder")
     if crop_size is not None:

@@ -25,12 +25,12 @@ from ._validation import (
     check_array,
     check_choice,
     check_images,
-    check_masks,
-    check_int,
     check_int_pair,
+    check_masks,
     check_positive_int,
     check_real,
     check_same_shape,
+    check_seed,
 )
 
 __all__ = [
@@ -124,7 +124,7 @@ def corrupt(images, kind, severity, *, seed=0):
     x = check_images(images)
     kind = check_choice(kind, "kind", tuple(CORRUPTIONS))
     severity = check_real(severity, "severity", low=0)
-    seed = check_int(seed, "seed")
+    seed = check_seed(seed)
     if severity == 0:
         return x.copy()
     if kind == "noise":
@@ -414,7 +414,7 @@ def random_crops(images, masks, size, *, per_image=1, seed=0):
             f"`size` must fit in the images of size {images.shape[1:3]}. Received: size={size!r}"
         )
     per_image = check_positive_int(per_image, "per_image")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     n = images.shape[0]
     index = np.repeat(np.arange(n), per_image)
@@ -460,7 +460,7 @@ def random_corruptions(images, *, max_severity, seed=0):
     """
     x = check_images(images)
     max_severity = check_real(max_severity, "max_severity", low=0)
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     kinds = tuple(CORRUPTIONS)
     chosen = rng.integers(0, len(kinds), size=len(x))

@@ -44,18 +44,19 @@ from seglearn.models import _iter_layers
 from seglearn._imageio import to_unit_float
 from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE  # noqa: F401 (the recipe, re-exported)
 from seglearn._validation import (
-    check_class_weight,
-    check_images,
-    check_masks,
-    check_model,
     check_array,
     check_bool,
     check_choice,
+    check_class_weight,
     check_crop_size,
+    check_images,
     check_int_pair,
     check_labels,
+    check_masks,
+    check_model,
     check_positive_int,
     check_real,
+    check_seed,
     describe,
 )
 
@@ -825,7 +826,7 @@ def train(
     >>> run.epochs, run.steps, sorted(run.history)[:3]
     (2, 4, ['loss', 'lr', 'mean_iou'])
     """
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     if not isinstance(model, keras.Model):
         if not callable(model):
             raise TypeError(

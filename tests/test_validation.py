@@ -176,3 +176,18 @@ def test_conv_output_size_takes_conv2d_pairs():
     for padding in ((1, 0), (0, 2), 1, "same", "valid"):
         out = conv2d(x, kernel, strides=(2, 1), padding=padding)
         assert conv_output_size((9, 7), (3, 2), (2, 1), padding) == out.shape[1:3], padding
+
+
+def test_one_seed_rule_int_or_generator():
+    from seglearn._validation import check_seed
+
+    assert check_seed(np.int64(4)) == 4 and type(check_seed(np.int64(4))) is int
+    rng = np.random.default_rng(0)
+    assert check_seed(rng, generator=True) is rng
+    for bad, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError)):
+        with pytest.raises(error, match=r"`seed` must be an integer >= 0"):
+            check_seed(bad)
+    with pytest.raises(TypeError, match=r"integer >= 0 or a numpy.random.Generator. Received: seed='x'"):
+        check_seed("x", generator=True)
+    with pytest.raises(TypeError, match=r"`seed` must be an integer >= 0. Received: seed=Generator"):
+        check_seed(rng)  # where a generator is not accepted, it is named

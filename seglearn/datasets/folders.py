@@ -13,6 +13,7 @@ from .._validation import (
     check_choice,
     check_int_pair,
     check_positive_int,
+    check_seed,
     describe,
 )
 
@@ -290,7 +291,7 @@ def split_arrays(images, masks, fractions=(0.8, 0.1, 0.1), seed=0):
             "`fractions` must be two or more numbers in [0, 1] that sum to 1. "
             f"Received: fractions={describe(fractions)}"
         )
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     n = len(images)
     counts = [int(round(f * n)) for f in parts[1:]]
     if sum(counts) > n:

@@ -21,6 +21,7 @@ from .._validation import (
     check_int_pair,
     check_positive_int,
     check_real,
+    check_seed,
     describe,
 )
 
@@ -256,7 +257,7 @@ def make_shapes(
     """
     n = check_positive_int(n, "n")
     height, width = check_int_pair(image_size, "image_size", minimum=16)
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     k_min, k_max = check_int_pair(num_objects, "num_objects", minimum=0)
     if k_min > k_max:
         raise ValueError(
