@@ -221,6 +221,75 @@ SGD_WRONG = {
     "momentum on the gradient": ("v = momentum * grad - learning_rate * v\nw = w + v", "differ from keras"),
 }
 
+# --------------------------------------------------------------------------- Exercise 6
+# train_step(model, velocities, images, labels, learning_rate, momentum) with holes for the mistakes
+STEP = """
+with tf.GradientTape() as tape:
+    logits = model(images{mode})
+    loss = ce_loss(labels, logits)
+variables = {variables}
+grads = tape.gradient(loss, variables)
+for variable, grad in zip(variables, grads):
+    velocity = velocities.get({key}, np.zeros(variable.shape, dtype=np.float32))
+    new_value, velocities[{key}] = sgd_momentum_step(variable.numpy(), velocity, grad.numpy(), learning_rate, momentum)
+    variable.assign(new_value)
+return float(loss)
+"""
+STEP_RIGHT_PARTS = dict(mode=", training=True", variables="model.trainable_variables", key="variable.path")
+
+
+def step(**changes):
+    return STEP.format(**{**STEP_RIGHT_PARTS, **changes})
+
+
+TRAIN_STEP_RIGHT = {
+    "instructor": None,
+    "trainable_weights, velocities by position, TensorFlow arithmetic": """
+with tf.GradientTape() as tape:
+    loss = ce_loss(labels, model(images, training=True))
+for i, (variable, grad) in enumerate(zip(model.trainable_weights, tape.gradient(loss, model.trainable_weights))):
+    new_value, velocities[i] = sgd_momentum_step(variable, velocities.get(i, tf.zeros_like(grad)), grad,
+                                                 learning_rate, momentum)
+    variable.assign(new_value)
+return float(loss)
+""",
+    "gradients of all weights, the moving statistics skipped": """
+with tf.GradientTape() as tape:
+    loss = ce_loss(labels, model(images, training=True))
+for variable, grad in zip(model.weights, tape.gradient(loss, model.weights)):
+    if grad is None:  # batch norm's moving statistics: not trained
+        continue
+    if variable.path not in velocities:
+        velocities[variable.path] = np.zeros(variable.shape, dtype=np.float32)
+    new_value, velocities[variable.path] = sgd_momentum_step(
+        variable.numpy(), velocities[variable.path], grad.numpy(), learning_rate, momentum)
+    variable.assign(new_value)
+return float(loss.numpy())
+""",
+}
+TRAIN_STEP_WRONG = {
+    "forward pass outside the tape": ("""
+logits = model(images, training=True)
+with tf.GradientTape() as tape:
+    loss = ce_loss(labels, logits)
+""" + step().split("variables = ", 1)[1].join(["variables = ", ""]), "inside `with tf.GradientTape"),
+    "velocities keyed by variable.name": (step(key="variable.name"), "variable.name is not unique"),
+    "velocities keyed by shape (batch norm's gamma and beta share one)": (
+        step(key="tuple(variable.shape)"), "one velocity per trainable variable"),
+    "training=True forgotten": (step(mode=""), "training=True"),
+    "gradients of model.weights": (step(variables="model.weights"), "model.weights"),
+    "a new velocities dict in every step": ("velocities = {}\n" + step(), "not a new one"),
+    "Keras's optimizer instead of yours": ("""
+with tf.GradientTape() as tape:
+    loss = ce_loss(labels, model(images, training=True))
+keras.optimizers.SGD(learning_rate, momentum=momentum).apply_gradients(
+    zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+return float(loss)
+""", "your sgd_momentum_step"),
+    "loss on probabilities": (step().replace("ce_loss(labels, logits)", "ce_loss(labels, tf.nn.softmax(logits))"),
+                              "on the logits"),
+}
+
 RIGHT_ANSWERS = {
     "mse gradient": MSE_RIGHT,
     "softmax cross-entropy backward": CE_RIGHT,
@@ -228,6 +297,7 @@ RIGHT_ANSWERS = {
     "conv backward: dW and db": CONV_DW_RIGHT,
     "relu backward": RELU_RIGHT,
     "sgd momentum step": SGD_RIGHT,
+    "a training step with GradientTape": TRAIN_STEP_RIGHT,
 }
 # partial credit: the points a wrong answer still earns (award's printed line)
 # (every wrong answer of a check that calls award; 0: no points)
@@ -246,6 +316,7 @@ WRONG_ANSWERS = {
     "conv backward: dW and db": CONV_DW_WRONG,
     "relu backward": RELU_WRONG,
     "sgd momentum step": SGD_WRONG,
+    "a training step with GradientTape": TRAIN_STEP_WRONG,
 }
 
 
