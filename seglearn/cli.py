@@ -28,6 +28,7 @@ import textwrap
 from pathlib import Path
 
 from seglearn import _defaults
+from seglearn.tables import format_table
 
 __all__ = ["build_parser", "main"]
 
@@ -327,11 +328,8 @@ def _cmd_evaluate(args) -> int:
         return 0
     where = f"{args.data} ({args.split})" if args.data == "shapes" else args.data
     print(f"{model_path} on {len(images)} images of {where}")
-    width = max(len(name) for name in info.class_names)
-    print(f"  {'class':<{width}}  {'IoU':>6}  {'Dice':>6}")
-    for name, iou, dice in zip(info.class_names, scores["iou"], scores["dice"]):
-        print(f"  {name:<{width}}  {iou:6.3f}  {dice:6.3f}")
-    print(f"  {'mean':<{width}}  {scores['mean_iou']:6.3f}  {scores['mean_dice']:6.3f}")
+    rows = [*zip(info.class_names, scores["iou"], scores["dice"]), ("mean", scores["mean_iou"], scores["mean_dice"])]
+    print(textwrap.indent(format_table(rows, ["class", "IoU", "Dice"], align="<>>"), "  "))
     print(f"pixel accuracy {scores['pixel_accuracy']:.3f}")
     return 0
 

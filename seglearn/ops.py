@@ -1286,11 +1286,9 @@ class ReceptiveField(tuple):
         ]
 
     def __str__(self) -> str:
-        rows = [list(self._columns)] + self._cells()
-        widths = [max(len(row[k]) for row in rows) for k in range(len(self._columns))]
-        lines = ["  ".join(cell.rjust(wd) for cell, wd in zip(row, widths)) for row in rows]
-        lines.insert(1, "  ".join("-" * wd for wd in widths))
-        return "\n".join(lines)
+        from .tables import format_table
+
+        return format_table(self._cells(), self._columns, align=">")
 
     __repr__ = __str__
 

@@ -16,8 +16,8 @@ from ._validation import describe
 __all__ = ["SeedComparison", "compare_over_seeds", "format_table"]
 
 
-def format_table(rows, headers, *, floatfmt=".3f"):
-    """Format rows as a plain-text table with aligned columns.
+def format_table(rows, headers, *, floatfmt=".3f", align="<"):
+    """Format rows as a plain-text table with aligned columns: the package's one table formatter.
 
     Parameters
     ----------
@@ -26,6 +26,9 @@ def format_table(rows, headers, *, floatfmt=".3f"):
     headers : sequence of str
     floatfmt : str
         Format spec for float cells.
+    align : str, default "<"
+        ``"<"`` (left) or ``">"`` (right) for every column, or one of them per
+        column (``"<>>"``).
 
     Returns
     -------
@@ -38,8 +41,17 @@ def format_table(rows, headers, *, floatfmt=".3f"):
     ----------  -----
     relu        0.912
     tanh        0.800
+    >>> print(format_table([("total", 5)], ["check", "points"], align="<>"))
+    check  points
+    -----  ------
+    total       5
     """
     headers = [str(h) for h in headers]
+    if not isinstance(align, str) or set(align) - {"<", ">"} or len(align) not in (1, len(headers)):
+        raise ValueError(
+            f"`align` must be '<' or '>', once or once per column ({len(headers)}). Received: align={align!r}"
+        )
+    aligns = align * len(headers) if len(align) == 1 else align
 
     def cell(value):
         if isinstance(value, (float, np.floating)):
@@ -56,12 +68,11 @@ def format_table(rows, headers, *, floatfmt=".3f"):
             )
         body.append([cell(v) for v in row])
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
-    lines = [
-        "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-        "  ".join("-" * w for w in widths),
-    ]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in body]
-    return "\n".join(lines)
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(cells, widths, aligns)).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, body)])
 
 
 @dataclass(frozen=True)

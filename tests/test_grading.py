@@ -195,7 +195,7 @@ def test_release_writes_student_notebooks_and_reports_them(tmp_path):
     assert report.points == 6 and report.copied == ("images",)
     text = str(report)
     assert [line.split() for line in text.splitlines()[1:]] == [
-        ["notebook", "solutions", "checks", "hidden", "points"],
+        ["notebook", "solutions", "checks", "hidden", "points"], ["--------------", "---------", "------", "------", "------"],
         ["00_intro.ipynb", "0", "0", "0", "0"], ["01_quiz.ipynb", "2", "2", "0", "5"],
         ["02_extra.ipynb", "1", "1", "0", "1"], ["total", "3", "3", "0", "6"], ["copied", "unchanged:", "images"]]
     out = sorted(p.relative_to(tmp_path / "release").as_posix() for p in (tmp_path / "release").rglob("*"))
@@ -346,7 +346,7 @@ def test_grade_writes_csv_and_markdown(graded_class):
     md = (report / "scores.md").read_text()
     assert "| bob | 2/5 | 0/1 | **2/6** |" in md
     assert "| 02_extra.ipynb | answer | FAIL | 0/1 | missing |" in md
-    assert str(table).splitlines()[1].split() == ["alice", "5/5", "1/1", "6/6"]
+    assert str(table).splitlines()[2].split() == ["alice", "5/5", "1/1", "6/6"]
     assert (report / "logs" / "bob" / "01_quiz.log").exists()
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from .._validation import check_bool, describe
+from ..tables import format_table
 from ._headers import (
     BEGIN_SOLUTION,
     CHECK_FORM,
@@ -284,11 +285,8 @@ class PointsTable:
         return f"{check.name} (hidden)" if check.hidden else check.name
 
     def __str__(self) -> str:
-        width = max([len("check"), *(len(self._label(c)) for c in self.checks)])
-        lines = [f"{'check':<{width}}  points"]
-        lines += [f"{self._label(c):<{width}}  {c.points:>6}" for c in self.checks]
-        lines.append(f"{'total':<{width}}  {self.total:>6}")
-        return "\n".join(lines)
+        rows = [(self._label(c), c.points) for c in self.checks] + [("total", self.total)]
+        return format_table(rows, ["check", "points"], align="<>")
 
     def _repr_markdown_(self) -> str:
         rows = [f"| {_md(self._label(c))} | {c.points} |" for c in self.checks]
@@ -334,6 +332,7 @@ def points_table(notebook) -> PointsTable:
     5
     >>> print(table)
     check   points
+    ------  ------
     shape        2
     values       3
     total        5
@@ -564,13 +563,11 @@ class ReleaseReport:
         return sum(n.points for n in self.notebooks)
 
     def __str__(self) -> str:
-        width = max([len("notebook"), *(len(n.notebook) for n in self.notebooks)])
-        head = f"{'notebook':<{width}}  solutions  checks  hidden  points"
-        lines = [f"Released {len(self.notebooks)} notebooks from {self.source_dir} to {self.out_dir}", head]
-        lines += [f"{n.notebook:<{width}}  {n.regions:>9}  {n.checks:>6}  {n.hidden:>6}  {n.points:>6}"
-                  for n in self.notebooks]
+        rows = [(n.notebook, n.regions, n.checks, n.hidden, n.points) for n in self.notebooks]
         total = [sum(getattr(n, field) for n in self.notebooks) for field in ("regions", "checks", "hidden")]
-        lines.append(f"{'total':<{width}}  {total[0]:>9}  {total[1]:>6}  {total[2]:>6}  {self.points:>6}")
+        rows.append(("total", *total, self.points))
+        lines = [f"Released {len(self.notebooks)} notebooks from {self.source_dir} to {self.out_dir}",
+                 format_table(rows, ["notebook", "solutions", "checks", "hidden", "points"], align="<>>>>")]
         if self.copied:
             lines.append(f"copied unchanged: {', '.join(self.copied)}")
         return "\n".join(lines)

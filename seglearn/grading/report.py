@@ -23,6 +23,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..tables import format_table
+
 __all__ = ["GRADESCOPE_VISIBILITIES", "CheckResult", "GradeTable"]
 
 _CSV_FIELDS = ("student", "notebook", "check", "possible", "points", "passed", "reason", "hidden")
@@ -230,15 +232,12 @@ class GradeTable:
         return [(nb, text) for (s, nb), text in sorted(self.notes.items()) if s == student]
 
     def __str__(self) -> str:
-        width = max([len("student"), *(len(s) for s in self.students)])
         names = [Path(nb).stem for nb in self.notebooks]
-        widths = [max(len(n), 7) for n in names]
-        lines = [f"{'student':<{width}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths)) + "    total"]
+        rows = []
         for student, row in self.totals().items():
             cells = [f"{_fmt(row[nb][0])}/{row[nb][1]}" if nb in row else "-" for nb in self.notebooks]
-            total = f"{_fmt(row['total'][0])}/{row['total'][1]}"
-            lines.append(f"{student:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)) + f"  {total:>7}")
-        return "\n".join(lines)
+            rows.append([student, *cells, f"{_fmt(row['total'][0])}/{row['total'][1]}"])
+        return format_table(rows, ["student", *names, "total"], align="<" + ">" * (len(names) + 1))
 
     # ------------------------------------------------------------------ the student's feedback
     def _feedback_rows(self, student: str):
