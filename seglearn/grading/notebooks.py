@@ -647,6 +647,7 @@ def release(source_dir, out_dir, force: bool = False) -> ReleaseReport:
     ...     print(release(Path(tmp) / "src", Path(tmp) / "student"))  # doctest: +ELLIPSIS
     Released 1 notebooks from .../src to .../student
     notebook    solutions  checks  hidden  points
+    ----------  ---------  ------  ------  ------
     quiz.ipynb          1       1       0       1
     total               1       1       0       1
     """
