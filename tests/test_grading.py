@@ -244,7 +244,9 @@ def test_release_refuses_bad_folders(tmp_path):
 # --------------------------------------------------------------------------- command line
 def _parser():
     parser = argparse.ArgumentParser(prog="seglearn")
-    grading.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    from seglearn.cli import add_grading_subcommands
+
+    add_grading_subcommands(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

@@ -32,8 +32,8 @@ the students' kernels), :mod:`~seglearn.grading.runner` (one process per
 notebook, time limits, the preflight), :mod:`~seglearn.grading.plugin` (the
 pytest plugin the runner loads), :mod:`~seglearn.grading.report` (tables,
 feedback, Gradescope), :mod:`~seglearn.grading.grader` (a class: resume,
-progress), :mod:`~seglearn.grading.gradescope` (one submission) and
-:mod:`~seglearn.grading.commands` (the ``seglearn`` subcommands).
+progress), :mod:`~seglearn.grading.gradescope` (one submission). The ``seglearn
+release``, ``grade`` and ``grade-one`` command lines are parsed in :mod:`seglearn.cli`.
 """
 
 from .credit import AWARD_MIME, award, award_tiers
@@ -56,7 +56,6 @@ from .report import GRADESCOPE_VISIBILITIES, CheckResult, GradeTable
 from .runner import MAX_LOG_BYTES, GradingEnvironmentError
 from .grader import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, grade
 from .gradescope import grade_submission
-from .commands import add_subcommands
 
 __all__ = [
     "AWARD_MIME",
@@ -74,7 +73,6 @@ __all__ = [
     "PointsTable",
     "PreparedNotebook",
     "ReleaseReport",
-    "add_subcommands",
     "award",
     "award_tiers",
     "find_checks",

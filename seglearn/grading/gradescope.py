@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     """
     import argparse
 
-    from .commands import add_grade_one_arguments
+    from seglearn.cli import add_grade_one_arguments
 
     parser = argparse.ArgumentParser(prog="python -m seglearn.grading.gradescope",
                                      description=__doc__.split("\n\n")[0])
