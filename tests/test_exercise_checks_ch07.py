@@ -1,0 +1,163 @@
+"""Chapter 07's checks accept the correct forms of an answer and reject the plausible wrong ones.
+
+The two older checks read numbers of the chapter (the parameter law ``a + b k^2`` and the
+kernel-size comparison); the design exercise ("learning-rate experiment") is reviewed by
+``seglearn.experiments.TrialLog.review`` and earns an equal share of its 4 points for each
+of its five criteria, so a design with one flaw earns 3.2 points, and the test asserts the
+points the check awards. ``adam_trial`` keeps every training it ran in the chapter's
+``adam_runs``, which the answers share (the harness copies the namespace shallowly), so
+each setting and seed is trained once for the whole module.
+"""
+
+import re
+
+import pytest
+
+from exercise_harness import Chapter, right_cases, wrong_cases
+
+_LAW = "b = (params[3] - params[1]) // 8\n"
+
+# --------------------------------------------------------------------------- the design exercise's answers
+_160 = "8 * STEPS_PER_EPOCH"
+
+
+def _design(rates="LR_GRID['adam']", seeds="SEEDS[:2]", steps=_160, split="validation",
+            chosen="adam_log.comparison().best", extra=""):
+    return (f"for lr in {rates}:\n"
+            f"    for seed in {seeds}:\n"
+            f"        adam_log({{'learning_rate': lr, 'steps': {steps}}}, seed=seed, split={split!r})\n"
+            f"{extra}chosen_setting = {chosen}\n")
+
+
+BY_HAND = """
+settings = [{"learning_rate": lr, "steps": 80} for lr in LR_GRID["adam"]]
+for seed in SEEDS:
+    for setting in settings:
+        adam_log(setting, seed=seed)
+scores = adam_log.scores()
+means = [np.mean(list(scores[setting_label(s)].values())) for s in settings]
+chosen_setting = settings[int(np.argmax(means))]
+"""
+
+SEEDS_OUTSIDE = """
+settings = {setting_label(s): s for s in ({"steps": 8 * STEPS_PER_EPOCH, "learning_rate": lr} for lr in LR_GRID["adam"])}
+for seed in (SEED, SEED + 1):
+    for setting in settings.values():
+        adam_log(setting, seed=seed)
+chosen_setting = settings[adam_log.comparison().best]
+"""
+
+UNEQUAL_SEEDS = """
+for seed in (SEED, SEED + 1):
+    adam_log({"learning_rate": 3e-3, "steps": 80}, seed=seed)
+for seed in (SEED + 1, SEED + 2):
+    adam_log({"learning_rate": 1e-2, "steps": 80}, seed=seed)
+chosen_setting = {"learning_rate": 3e-3, "steps": 80}
+"""
+
+UNEQUAL_BUDGETS = """
+for seed in SEEDS[:2]:
+    adam_log({"learning_rate": 3e-3, "steps": 8 * STEPS_PER_EPOCH}, seed=seed)
+    adam_log({"learning_rate": 1e-2, "steps": 80}, seed=seed)
+chosen_setting = adam_log.comparison().best
+"""
+
+# 1e-4 barely moves the weights in 160 steps: clearly worse than 3e-3 on validation
+TOO_SMALL = _design(rates="(1e-4, 3e-3)", chosen="{'learning_rate': 1e-4, 'steps': 8 * STEPS_PER_EPOCH}")
+
+RIGHT_ANSWERS = {
+    "parameters for k = 9": {
+        "instructor": None,
+        "float arithmetic, rounded": "b = (params[3] - params[1]) / 8\nparams_k9 = int(round(params[1] + b * (81 - 1)))",
+        "a line through (1, p1) and (9, p3) in k^2": (
+            "line = np.polyfit([1, 9], [params[1], params[3]], 1)\nparams_k9 = int(round(np.polyval(line, 81)))"),
+    },
+    "cheapest good kernel": {
+        "instructor": None,
+        "as text 'k = ...'": ('allowed = [k for k in KERNEL_SIZES if not kernel_cmp.clearly_better(kernel_cmp.best, f"k = {k}")]\n'
+                              'cheapest_k = f"k = {min(allowed, key=params.get)}"'),
+        "NumPy integer, smallest k (parameters grow with k)": (
+            'cheapest_k = np.int64(min(k for k in KERNEL_SIZES\n'
+            '                          if not kernel_cmp.clearly_better(kernel_cmp.best, f"k = {k}")))'),
+    },
+    "learning-rate experiment": {
+        "instructor": None,
+        "the grid's 80-step runs over three seeds, best mean by hand": BY_HAND,
+        "seeds outside, the chosen setting as a dict": SEEDS_OUTSIDE,
+    },
+}
+
+WRONG_ANSWERS = {
+    "parameters for k = 9": {
+        "linear in k": (_LAW + "params_k9 = params[1] + b * (9 - 1)", r"a \+ b \* 81"),
+        "(k / 3)^2 times k = 3's": ("params_k9 = params[3] * 9", r"a \+ b \* 81"),
+        "forgot a": (_LAW + "params_k9 = b * 81", r"a \+ b \* 81"),
+    },
+    "cheapest good kernel": {
+        "a kernel size the experiment did not try": ("cheapest_k = 9", r"give one of \(1, 3, 5, 7\)"),
+        "the largest kernel": ("cheapest_k = 7", "fewer parameters|clearly worse"),
+    },
+    "learning-rate experiment": {
+        "scored on the test split": (_design(split="test", chosen="{'learning_rate': 3e-3, 'steps': 8 * STEPS_PER_EPOCH}"),
+                                     "test split"),
+        "looked at the test split once while choosing": (
+            _design(extra="adam_log({'learning_rate': 3e-3, 'steps': 8 * STEPS_PER_EPOCH}, seed=SEED, split='test')\n"),
+            "decided on validation: .*test split"),
+        "one seed per setting": (_design(seeds="(SEED,)", chosen="{'learning_rate': 3e-3, 'steps': 8 * STEPS_PER_EPOCH}"),
+                                 "at least 2 seeds"),
+        "different seeds per setting": (UNEQUAL_SEEDS, "different seeds"),
+        "different budgets": (UNEQUAL_BUDGETS, "same budget: .*'steps'"),
+        "a clearly worse learning rate chosen": (TOO_SMALL, "clearly worse than learning_rate=0.003"),
+        "one learning rate only": (_design(rates="(3e-3,)", chosen="{'learning_rate': 3e-3, 'steps': 8 * STEPS_PER_EPOCH}"),
+                                   "compared settings"),
+        "a log of its own": ("adam_log = TrialLog(lambda setting, *, seed, split: 0.5)\n" + _design(),
+                             "through adam_log = TrialLog\\(adam_trial"),
+    },
+}
+
+# what the design check awards (4 points, 0.8 for each of the five criteria met)
+DESIGN_POINTS = {
+    "scored on the test split": 0.8,                 # only "same budget" holds
+    "looked at the test split once while choosing": 3.2,
+    "one seed per setting": 2.4,                     # no seeds, so no comparison to choose from
+    "different seeds per setting": 2.4,
+    "different budgets": 3.2,
+    "a clearly worse learning rate chosen": 3.2,
+    "one learning rate only": 2.4,
+}
+
+
+def _points(output):
+    found = re.findall(r"(\d+(?:\.\d+)?) of 4 points", output)
+    return float(found[-1]) if found else None
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    return Chapter("07_faq_design_and_training.ipynb")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
+def test_check_accepts(chapter, check, code):
+    outcome = chapter.check(check, code)
+    assert outcome.passed, outcome.message
+    assert "right:" in outcome.output or "correct:" in outcome.output, outcome.output
+    if check == "learning-rate experiment":
+        assert _points(outcome.output) == 4, outcome.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
+def test_check_rejects(chapter, check, code, hint):
+    outcome = chapter.check(check, code)
+    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
+    assert re.search(hint, outcome.message), outcome.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake, points", DESIGN_POINTS.items(), ids=DESIGN_POINTS.keys())
+def test_a_flawed_design_earns_part_of_the_points(chapter, mistake, points):
+    outcome = chapter.check("learning-rate experiment", WRONG_ANSWERS["learning-rate experiment"][mistake][0])
+    assert not outcome.passed
+    assert _points(outcome.output) == pytest.approx(points), outcome.output
