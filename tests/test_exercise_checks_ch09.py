@@ -126,7 +126,7 @@ WRONG_ANSWERS = {
 
 #: Points a design earns when it misses one point, or more (one share of 0.8 per criterion).
 PARTIAL_POINTS = {"peeked at the test split": 3.2, "one seed": 2.4, "shipped float32, the safest": 3.2,
-                  "stopped at 8 bits": 3.2, "fewer images for fewer bits": 3.2}
+                  "stopped at 8 bits": 3.2, "fewer images for fewer bits": 2.4}
 
 
 @pytest.fixture(scope="module")
