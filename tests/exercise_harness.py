@@ -24,6 +24,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -60,6 +61,10 @@ def replace_solution(source: str, answer: str) -> str:
     return "\n".join(lines[:begin] + body + lines[end + 1:])
 
 
+# What seglearn.grading.award prints outside a kernel: "<points> of <of> points[: reason]".
+_AWARD_LINE = re.compile(r"^(\d+(?:\.\d+)?) of \d+ points", re.M)
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What a check cell did with one answer.
@@ -73,6 +78,13 @@ class Outcome:
     passed: bool
     message: str
     output: str
+
+    @property
+    def awarded(self) -> float | None:
+        """The points of the check's last award (the ``N of M points`` line that
+        ``seglearn.grading.award`` prints outside a kernel), or None when it printed none."""
+        found = _AWARD_LINE.findall(self.output)
+        return float(found[-1]) if found else None
 
 
 class Chapter:

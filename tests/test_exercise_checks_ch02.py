@@ -199,11 +199,6 @@ AWARDS = {
 }
 
 
-def _last_award(output):
-    awards = re.findall(r"^(\d+) of 4 points", output, re.M)
-    return int(awards[-1]) if awards else None
-
-
 @pytest.fixture(scope="module")
 def chapter():
     return Chapter("02_convolution.ipynb")
@@ -216,7 +211,7 @@ def test_check_accepts(chapter, check, code):
     assert outcome.passed, outcome.message
     assert "correct" in outcome.output, outcome.output
     if check == "convolution forward as a loop":
-        assert _last_award(outcome.output) == 4, outcome.output
+        assert outcome.awarded == 4, outcome.output
 
 
 @pytest.mark.slow
@@ -233,7 +228,7 @@ def test_partial_credit_of_the_loop_check(chapter, case):
     check, label = case.split(": ", 1)
     code = RIGHT_ANSWERS[check].get(label) if label in RIGHT_ANSWERS[check] else WRONG_ANSWERS[check][label][0]
     outcome = chapter.check(check, code)
-    assert _last_award(outcome.output) == AWARDS[case], outcome.output
+    assert outcome.awarded == AWARDS[case], outcome.output
 
 
 def test_every_check_of_the_chapter_has_its_answers():

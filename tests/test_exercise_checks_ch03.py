@@ -255,12 +255,6 @@ POINTS = {"max-pool backward": 4, "transposed convolution by stamping": 4}  # th
 WRONG_POINTS = {code: points for code, _, points in [*MAX_POOL_WRONG.values(), *STAMP_WRONG.values()]}
 
 
-def awarded(output: str) -> float:
-    """The points of the last award a check printed ("N of M points"), 0 when it printed none."""
-    found = re.findall(r"^(\d+(?:\.\d+)?) of \d+ points", output, re.M)
-    return float(found[-1]) if found else 0.0
-
-
 @pytest.fixture(scope="module")
 def chapter():
     return Chapter("03_pooling_and_upsampling.ipynb")
@@ -278,7 +272,7 @@ def test_check_accepts(chapter, check, code):
     assert outcome.passed, outcome.message
     assert outcome.output.strip(), "a passing check prints a confirmation"
     if check in POINTS:
-        assert awarded(outcome.output) == POINTS[check], outcome.output
+        assert (outcome.awarded or 0.0) == POINTS[check], outcome.output
 
 
 @pytest.mark.slow
@@ -288,4 +282,4 @@ def test_check_rejects(chapter, check, code, hint):
     assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
     assert re.search(hint, outcome.message), outcome.message
     if check in POINTS:
-        assert awarded(outcome.output) == WRONG_POINTS[code], outcome.output
+        assert (outcome.awarded or 0.0) == WRONG_POINTS[code], outcome.output

@@ -127,11 +127,6 @@ DESIGN_POINTS = {
 }
 
 
-def _points(output):
-    found = re.findall(r"(\d+(?:\.\d+)?) of 4 points", output)
-    return float(found[-1]) if found else None
-
-
 @pytest.fixture(scope="module")
 def chapter():
     return Chapter("07_faq_design_and_training.ipynb")
@@ -144,7 +139,7 @@ def test_check_accepts(chapter, check, code):
     assert outcome.passed, outcome.message
     assert "right:" in outcome.output or "correct:" in outcome.output, outcome.output
     if check == "learning-rate experiment":
-        assert _points(outcome.output) == 4, outcome.output
+        assert outcome.awarded == 4, outcome.output
 
 
 @pytest.mark.slow
@@ -160,4 +155,4 @@ def test_check_rejects(chapter, check, code, hint):
 def test_a_flawed_design_earns_part_of_the_points(chapter, mistake, points):
     outcome = chapter.check("learning-rate experiment", WRONG_ANSWERS["learning-rate experiment"][mistake][0])
     assert not outcome.passed
-    assert _points(outcome.output) == pytest.approx(points), outcome.output
+    assert outcome.awarded == pytest.approx(points), outcome.output

@@ -173,11 +173,6 @@ DESIGN_POINTS = {
 }
 
 
-def _points(output):
-    found = re.findall(r"(\d+(?:\.\d+)?) of 4 points", output)
-    return float(found[-1]) if found else None
-
-
 @pytest.fixture(scope="module")
 def chapter():
     return Chapter("08_faq_data_and_robustness.ipynb")
@@ -190,7 +185,7 @@ def test_check_accepts(chapter, check, code):
     assert outcome.passed, outcome.message
     assert re.search(r"right:|Check passed", outcome.output), outcome.output
     if check == "loss experiment":
-        assert _points(outcome.output) == 4, outcome.output
+        assert outcome.awarded == 4, outcome.output
 
 
 @pytest.mark.slow
@@ -206,4 +201,4 @@ def test_check_rejects(chapter, check, code, hint):
 def test_a_flawed_design_earns_part_of_the_points(chapter, mistake, points):
     outcome = chapter.check("loss experiment", WRONG_ANSWERS["loss experiment"][mistake][0])
     assert not outcome.passed
-    assert _points(outcome.output) == pytest.approx(points), outcome.output
+    assert outcome.awarded == pytest.approx(points), outcome.output

@@ -134,18 +134,13 @@ def chapter():
     return Chapter("09_faq_deployment_and_efficiency.ipynb")
 
 
-def awarded(outcome):
-    found = re.findall(r"^(\d+(?:\.\d+)?) of 4 points", outcome.output, re.M)
-    return float(found[-1]) if found else None
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
 def test_check_accepts(chapter, check, code):
     outcome = chapter.check(check, code)
     assert outcome.passed, outcome.message
     if check == "how few bits":
-        assert awarded(outcome) == 4.0, outcome.output
+        assert outcome.awarded == 4.0, outcome.output
 
 
 @pytest.mark.slow
@@ -156,4 +151,4 @@ def test_check_rejects(chapter, check, code, hint):
     assert re.search(hint, outcome.message), outcome.message
     label = next(label for label, (answer, _) in WRONG_ANSWERS[check].items() if answer == code)
     if label in PARTIAL_POINTS:
-        assert awarded(outcome) == PARTIAL_POINTS[label], outcome.output
+        assert outcome.awarded == PARTIAL_POINTS[label], outcome.output
