@@ -317,9 +317,7 @@ class TrialLog:
 
         comparison = None
         if len(table) >= 2 and same and min(len(s) for s in seed_sets.values()) >= 2:
-            comparison = compare_over_seeds(
-                {label: [by_seed[s] for s in sorted(by_seed)] for label, by_seed in table.items()},
-                metric=self.metric, higher_is_better=self.higher_is_better)
+            comparison = self.comparison("validation")
         label = setting_label(chosen)
         if comparison is None:
             ok, message = False, "no comparison over seeds on validation to choose from"
