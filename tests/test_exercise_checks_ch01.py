@@ -185,7 +185,7 @@ best_threshold = THRESHOLDS[np.argmax(mean_iou)]
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("01_background.ipynb")
+    return Chapter("01_background.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 @pytest.mark.slow

@@ -201,7 +201,7 @@ AWARDS = {
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("02_convolution.ipynb")
+    return Chapter("02_convolution.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 @pytest.mark.slow

@@ -257,7 +257,7 @@ WRONG_POINTS = {code: points for code, _, points in [*MAX_POOL_WRONG.values(), *
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("03_pooling_and_upsampling.ipynb")
+    return Chapter("03_pooling_and_upsampling.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 def test_every_check_has_answers(chapter):

@@ -322,7 +322,7 @@ WRONG_ANSWERS = {
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("04_training_a_network.ipynb")
+    return Chapter("04_training_a_network.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 def test_every_check_is_listed(chapter):

@@ -395,7 +395,7 @@ PARTIAL_POINTS = {
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("05_first_cnn.ipynb")
+    return Chapter("05_first_cnn.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 def test_every_check_of_the_chapter_has_answers(chapter):

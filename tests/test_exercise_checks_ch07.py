@@ -129,7 +129,7 @@ DESIGN_POINTS = {
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("07_faq_design_and_training.ipynb")
+    return Chapter("07_faq_design_and_training.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 @pytest.mark.slow

@@ -175,7 +175,7 @@ DESIGN_POINTS = {
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("08_faq_data_and_robustness.ipynb")
+    return Chapter("08_faq_data_and_robustness.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 @pytest.mark.slow

@@ -131,7 +131,7 @@ PARTIAL_POINTS = {"peeked at the test split": 3.2, "one seed": 2.4, "shipped flo
 
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("09_faq_deployment_and_efficiency.ipynb")
+    return Chapter("09_faq_deployment_and_efficiency.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
 
 
 @pytest.mark.slow
