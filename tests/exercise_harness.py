@@ -293,9 +293,10 @@ class Chapter:
         not read them. An answer that reads a name of a skipped cell raises ValueError.
     given : dict of str to callable, optional
         Names the test provides instead of the chapter's cells: ``given[name](namespace)``
-        is the value, computed from the namespace as it stands before each exercise and
-        bound there (the cells that computed them, a training run say, then need not
-        run). The checks are then tested on those values rather than on the chapter's.
+        is the value, computed from the namespace as it stands before each exercise (with
+        the values given before it in the dict) and bound there (the cells that computed
+        them, a training run say, then need not run). The checks are then tested on those
+        values rather than on the chapter's.
     """
 
     def __init__(self, name: str, *, seed: int = 0, answers=(), given=None):
@@ -376,7 +377,8 @@ class Chapter:
             for index in range(self._next, exercise + 1):
                 try:
                     if BEGIN_SOLUTION in _source(self.cells[index]):
-                        self.namespace.update({key: value(self.namespace) for key, value in self.given.items()})
+                        for key, value in self.given.items():  # in order: a value can use those before it
+                            self.namespace[key] = value(self.namespace)
                         self._snapshots[index] = dict(self.namespace)
                     if index < exercise and index in self.live:
                         self._run(index, _source(self.cells[index]), self.namespace)
