@@ -4,13 +4,12 @@ The two older checks read numbers of the chapter (the parameter law ``a + b k^2`
 kernel-size comparison); the design exercise ("learning-rate experiment") is reviewed by
 ``seglearn.experiments.TrialLog.review`` and earns an equal share of its 4 points for each
 of its five criteria, so a design with one flaw earns 3.2 points, and the test asserts the
-points the check awards. ``adam_trial`` keeps every training it ran in the chapter's
-``adam_runs``, which the answers share (the harness copies the namespace shallowly), so
-each setting and seed is trained once for the whole module.
+points the check awards. The trainings the checks read are given by the test (``GIVEN``).
 """
 
 import re
 
+import numpy as np
 import pytest
 
 from exercise_harness import Chapter, right_cases, wrong_cases
@@ -96,6 +95,7 @@ WRONG_ANSWERS = {
     "cheapest good kernel": {
         "a kernel size the experiment did not try": ("cheapest_k = 9", r"give one of \(1, 3, 5, 7\)"),
         "the largest kernel": ("cheapest_k = 7", "fewer parameters|clearly worse"),
+        "the smallest kernel, without the comparison": ("cheapest_k = 1", "clearly worse than the best"),
     },
     "learning-rate experiment": {
         "scored on the test split": (_design(split="test", chosen="{'learning_rate': 3e-3, 'steps': 8 * STEPS_PER_EPOCH}"),
@@ -127,9 +127,53 @@ DESIGN_POINTS = {
 }
 
 
+# --------------------------------------------------------------------------- what the test gives the chapter
+# Before its exercises the chapter trains 4 kernel sizes, 3 activations and a grid of optimisers,
+# 3 seeds each. The checks need the parameter counts (built here, untrained), the kernel-size
+# comparison and a trial function for the learning-rate experiment: the test gives scores
+# ranked as such runs rank them (k = 1 and a tiny learning rate far behind, k = 3 and 5 within
+# noise of each other), with a seed's noise of 0.01, in no time: the checks are tested on the
+# answers' logic and designs, which is what they grade. The notebook test runs the real ones.
+KERNEL_IOU = {1: 0.30, 3: 0.62, 5: 0.63, 7: 0.55}
+ADAM_IOU = {1e-4: 0.20, 3e-3: 0.60, 1e-2: 0.62}
+SPLITS = ("train", "validation", "test")
+
+
+def _params(namespace):
+    return {k: namespace["base_unet"](kernel_size=k).count_params() for k in namespace["KERNEL_SIZES"]}
+
+
+def _kernel_cmp(namespace):
+    seeds = namespace["SEEDS"]
+    scores = {f"k = {k}": [KERNEL_IOU[k] + np.random.default_rng([k, seed]).normal(0, 0.01) for seed in seeds]
+              for k in namespace["KERNEL_SIZES"]}
+    return namespace["compare_over_seeds"](scores, metric="val mIoU")
+
+
+def _steps_per_epoch(namespace):
+    return namespace["N_TRAIN"] // namespace["BATCH_SIZE"]
+
+
+def _adam_trial(namespace):
+    per_epoch, full = namespace["STEPS_PER_EPOCH"], 8 * namespace["STEPS_PER_EPOCH"]
+
+    def adam_trial(setting, *, seed, split):
+        lr, n_steps = float(setting["learning_rate"]), int(setting["steps"])
+        if n_steps <= 0 or n_steps % per_epoch:
+            raise ValueError(f"steps must be a positive multiple of {per_epoch}. Received: steps={setting['steps']!r}")
+        noise = np.random.default_rng([seed, round(1e6 * lr), n_steps, SPLITS.index(split)]).normal(0, 0.01)
+        return ADAM_IOU.get(lr, 0.5) * min(1.0, n_steps / full) + noise
+
+    return adam_trial
+
+
+GIVEN = {"params": _params, "kernel_cmp": _kernel_cmp, "STEPS_PER_EPOCH": _steps_per_epoch,
+         "adam_trial": _adam_trial}
+
+
 @pytest.fixture(scope="module")
 def chapter():
-    return Chapter("07_faq_design_and_training.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
+    return Chapter("07_faq_design_and_training.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS), given=GIVEN)
 
 
 @pytest.mark.slow
