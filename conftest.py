@@ -21,6 +21,18 @@ collect_ignore = ["build", "benchmarks"]
 SLOW_TEST_FILES = {"test_browser.py", "test_grading.py", "test_training.py", "test_cli.py"}
 
 
+# The longest files first: `-n 2 --dist loadfile` hands whole files to the two workers in
+# collection order, so a long chapter collected last would run alone at the end. Chapters in
+# the order of their measured time (benchmarks/bench_notebooks.py), then the rest as collected.
+LONGEST_FIRST = ("10_", "07_", "08_", "09_", "06_", "05_", "04_")
+
+
+def _rank(path: Path) -> int:
+    if path.suffix == ".ipynb":
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.name.startswith(prefix)), len(LONGEST_FIRST))
+    return len(LONGEST_FIRST) + 1
+
+
 def pytest_collection_modifyitems(config, items):
     import pytest
 
@@ -28,3 +40,4 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb" or path.name in SLOW_TEST_FILES or path.name.startswith("test_grading"):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: _rank(Path(str(item.fspath))))  # stable: a file's cells stay in order

@@ -443,3 +443,60 @@ def wrong_cases(wrong_answers: dict) -> list:
 
     return [pytest.param(check, code, hint, id=f"{check}: {label}")
             for check, mistakes in wrong_answers.items() for label, (code, hint) in mistakes.items()]
+
+
+def check_tests(notebook: str, right_answers: dict, wrong_answers: dict, *, given=None, confirmation: str = "",
+                awards=None):
+    """The fixture and the two tests every ``tests/test_exercise_checks_chNN.py`` runs::
+
+        chapter, test_check_accepts, test_check_rejects = check_tests(
+            "01_background.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation="correct")
+
+    - ``test_check_accepts``: every correct form passes and prints a line matching
+      ``confirmation`` (a regex, searched line by line); if it prints an award, the
+      award is the check's full points;
+    - ``test_check_rejects``: every wrong answer fails with a message matching its hint.
+
+    ``awards`` maps a case's id, ``"<check>: <label>"``, to the points the check must
+    award for it (a missing award counts as 0), or to None for "prints no award".
+    ``given`` is passed to :class:`Chapter`.
+    """
+    import pytest
+
+    awards = dict(awards or {})
+
+    def _expect_award(outcome, case):
+        if case not in awards:
+            return
+        expected = awards[case]
+        if expected is None:
+            assert outcome.awarded is None, f"{case}: no award expected; the check printed {outcome.output!r}"
+        else:
+            assert (outcome.awarded or 0.0) == pytest.approx(expected), f"{case}: {outcome.output!r}"
+
+    @pytest.fixture(scope="module")
+    def chapter():
+        return Chapter(notebook, answers=(right_answers, wrong_answers), given=given)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("check, code", right_cases(right_answers))
+    def test_check_accepts(chapter, check, code, request):
+        outcome = chapter.check(check, code)
+        assert outcome.passed, outcome.message
+        assert re.search(confirmation, outcome.output, re.M), f"no confirmation printed: {outcome.output!r}"
+        full = chapter.checks[check].points
+        assert outcome.awarded in (None, full), f"a right answer earns all {full} points: {outcome.output!r}"
+        _expect_award(outcome, request.node.callspec.id)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("check, code, hint", wrong_cases(wrong_answers))
+    def test_check_rejects(chapter, check, code, hint, request):
+        outcome = chapter.check(check, code)
+        assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
+        assert re.search(hint, outcome.message), outcome.message
+        _expect_award(outcome, request.node.callspec.id)
+
+    unknown = set(awards) - {p.id for p in [*right_cases(right_answers), *wrong_cases(wrong_answers)]}
+    if unknown:
+        raise ValueError(f"`awards` names cases that are not among the answers: {sorted(unknown)}")
+    return chapter, test_check_accepts, test_check_rejects

@@ -6,11 +6,9 @@ the validation split. The chapter is NumPy only: its cells up to the last exerci
 few seconds.
 """
 
-import re
 
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- label map and one-hot
 
@@ -183,30 +181,5 @@ best_threshold = THRESHOLDS[np.argmax(mean_iou)]
 }
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("01_background.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert "correct" in outcome.output, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-
-
-def test_every_check_of_the_chapter_has_its_answers():
-    names = list(Chapter("01_background.ipynb").checks)
-    assert sorted(RIGHT_ANSWERS) == sorted(WRONG_ANSWERS) == sorted(names), names
-    for check in names:
-        assert "instructor" in RIGHT_ANSWERS[check] and len(RIGHT_ANSWERS[check]) >= 2, check
-        assert len(WRONG_ANSWERS[check]) >= 2, check
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "01_background.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation="correct")

@@ -7,11 +7,9 @@ convolution as one matrix product of ``ops.im2col``'s matrix. The chapter's cell
 last exercise run in a few seconds (TensorFlow's start included).
 """
 
-import re
 
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- convolution forward as a loop
 
@@ -199,41 +197,5 @@ AWARDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("02_convolution.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert "correct" in outcome.output, outcome.output
-    if check == "convolution forward as a loop":
-        assert outcome.awarded == 4, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", AWARDS, ids=AWARDS.keys())
-def test_partial_credit_of_the_loop_check(chapter, case):
-    check, label = case.split(": ", 1)
-    code = RIGHT_ANSWERS[check].get(label) if label in RIGHT_ANSWERS[check] else WRONG_ANSWERS[check][label][0]
-    outcome = chapter.check(check, code)
-    assert outcome.awarded == AWARDS[case], outcome.output
-
-
-def test_every_check_of_the_chapter_has_its_answers():
-    names = list(Chapter("02_convolution.ipynb").checks)
-    assert sorted(RIGHT_ANSWERS) == sorted(WRONG_ANSWERS) == sorted(names), names
-    for check in names:
-        assert "instructor" in RIGHT_ANSWERS[check] and len(RIGHT_ANSWERS[check]) >= 2, check
-        assert len(WRONG_ANSWERS[check]) >= 2, check
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "02_convolution.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation="correct", awards=AWARDS)

@@ -10,11 +10,9 @@ last ``N of 4 points`` line the check printed (``seglearn.grading.award`` prints
 a kernel), or 0 when it printed none.
 """
 
-import re
 
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- max-pool backward
 
@@ -255,31 +253,11 @@ POINTS = {"max-pool backward": 4, "transposed convolution by stamping": 4}  # th
 WRONG_POINTS = {code: points for code, _, points in [*MAX_POOL_WRONG.values(), *STAMP_WRONG.values()]}
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("03_pooling_and_upsampling.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
+# The partial-credit checks' awards: every right form earns the full points, each wrong one its own.
+AWARDS = {**{f"{check}: {label}": points for check, points in POINTS.items() for label in RIGHT_ANSWERS[check]},
+          **{f"{check}: {label}": points for check, wrong in (("max-pool backward", MAX_POOL_WRONG),
+                                                               ("transposed convolution by stamping", STAMP_WRONG))
+             for label, (_, _, points) in wrong.items()}}
 
-
-def test_every_check_has_answers(chapter):
-    assert list(RIGHT_ANSWERS) == list(chapter.checks) == list(WRONG_ANSWERS)
-    assert len(WRONG_POINTS) == len(MAX_POOL_WRONG) + len(STAMP_WRONG), "each wrong answer's code is unique"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert outcome.output.strip(), "a passing check prints a confirmation"
-    if check in POINTS:
-        assert (outcome.awarded or 0.0) == POINTS[check], outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-    if check in POINTS:
-        assert (outcome.awarded or 0.0) == WRONG_POINTS[code], outcome.output
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "03_pooling_and_upsampling.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation=r"\S", awards=AWARDS)

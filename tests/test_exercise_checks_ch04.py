@@ -7,11 +7,9 @@ runs the chapter's cells up to each exercise once, then the exercise with the an
 in place of the solution, and the check cell.
 """
 
-import re
 
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- Exercise 1
 MSE_RIGHT = {
@@ -320,31 +318,10 @@ WRONG_ANSWERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("04_training_a_network.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
+# Right answers print "correct:" first (no partial award on a right answer); a wrong answer of a
+# partial-credit check earns its PARTIAL_POINTS, one of any other check prints no award.
+AWARDS = {f"{check}: {label}": PARTIAL_POINTS[check][label] if check in PARTIAL_POINTS else None
+          for check, wrong in WRONG_ANSWERS.items() for label in wrong}
 
-
-def test_every_check_is_listed(chapter):
-    assert list(RIGHT_ANSWERS) == list(chapter.checks) == list(WRONG_ANSWERS)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert outcome.output.startswith("correct:"), outcome.output  # no partial award on a right answer
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint, request):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-    if check in PARTIAL_POINTS:
-        label = request.node.callspec.id[len(check) + 2:]  # the id is "<check>: <label>"
-        assert (outcome.awarded or 0) == PARTIAL_POINTS[check][label], outcome.output
-    else:
-        assert outcome.awarded is None, f"this check gives no partial credit; it printed {outcome.output!r}"
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "04_training_a_network.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation=r"\Acorrect:", awards=AWARDS)

@@ -10,11 +10,9 @@ The shapes and parameter checks call the student's functions on the chapter's in
 and on inputs of other sizes, so an answer read off one model summary fails them.
 """
 
-import re
 
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- seed cnn shapes
 
@@ -393,38 +391,8 @@ PARTIAL_POINTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("05_first_cnn.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
+# Chapter 00 tells the students that a passing check prints a short confirmation.
+AWARDS = {f"{check}: {mistake}": float(points.split()[0]) for (check, mistake), points in PARTIAL_POINTS.items()}
 
-
-def test_every_check_of_the_chapter_has_answers(chapter):
-    assert list(RIGHT_ANSWERS) == list(chapter.checks) == list(WRONG_ANSWERS)
-    for check in chapter.checks:
-        assert "instructor" in RIGHT_ANSWERS[check] and len(RIGHT_ANSWERS[check]) >= 2, check
-        assert len(WRONG_ANSWERS[check]) >= 2, check
-    for check, mistake in PARTIAL_POINTS:
-        assert mistake in WRONG_ANSWERS[check], (check, mistake)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    # Chapter 00 tells the students that a passing check prints a short confirmation.
-    assert re.search(r"^(right|fixed):", outcome.output, re.M), outcome.output
-    points = chapter.checks[check].points
-    assert "points" not in outcome.output or f"{points} of {points} points" in outcome.output, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-    mistake = next(label for label, (answer, _) in WRONG_ANSWERS[check].items() if answer == code)
-    expected = PARTIAL_POINTS.get((check, mistake))
-    if expected is not None:
-        assert re.search(rf"^{expected}\b", outcome.output, re.M), outcome.output
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "05_first_cnn.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation=r"^(right|fixed):", awards=AWARDS)

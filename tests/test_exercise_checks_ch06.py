@@ -16,12 +16,9 @@ a regex its message must match), run by ``tests/exercise_harness.py``.
   test gives (``GIVEN``: the scores of shifted masks), so the chapter's training need not run.
 """
 
-import re
-
 import numpy as np
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 NOTEBOOK = "06_segmentation_unet.ipynb"
 
@@ -314,39 +311,5 @@ def _test_scores(namespace):
 GIVEN = {"test_scores": _test_scores}
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter(NOTEBOOK, answers=(RIGHT_ANSWERS, WRONG_ANSWERS), given=GIVEN)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert outcome.output.startswith("right:") or "\nright:" in outcome.output, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", AWARDS, ids=AWARDS.keys())
-def test_partial_credit_of_the_band_check(chapter, case):
-    check, label = case.split(": ", 1)
-    code = RIGHT_ANSWERS[check][label] if label in RIGHT_ANSWERS[check] else WRONG_ANSWERS[check][label][0]
-    outcome = chapter.check(check, code)
-    assert outcome.awarded == AWARDS[case], outcome.output
-
-
-def test_every_check_of_the_chapter_has_its_answers():
-    names = list(Chapter(NOTEBOOK).checks)
-    assert sorted(RIGHT_ANSWERS) == sorted(WRONG_ANSWERS) == sorted(names), names
-    for check in names:
-        assert "instructor" in RIGHT_ANSWERS[check] and len(RIGHT_ANSWERS[check]) >= 2, check
-        assert len(WRONG_ANSWERS[check]) >= 2, check
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    NOTEBOOK, RIGHT_ANSWERS, WRONG_ANSWERS, given=GIVEN, confirmation=r"^right:", awards=AWARDS)

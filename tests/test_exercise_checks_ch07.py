@@ -7,12 +7,9 @@ of its five criteria, so a design with one flaw earns 3.2 points, and the test a
 points the check awards. The trainings the checks read are given by the test (``GIVEN``).
 """
 
-import re
-
 import numpy as np
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 _LAW = "b = (params[3] - params[1]) // 8\n"
 
@@ -171,32 +168,9 @@ GIVEN = {"params": _params, "kernel_cmp": _kernel_cmp, "STEPS_PER_EPOCH": _steps
          "adam_trial": _adam_trial}
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("07_faq_design_and_training.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS), given=GIVEN)
+AWARDS = {"learning-rate experiment: instructor": 4,
+          **{f"learning-rate experiment: {mistake}": points for mistake, points in DESIGN_POINTS.items()}}
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert "right:" in outcome.output or "correct:" in outcome.output, outcome.output
-    if check == "learning-rate experiment":
-        assert outcome.awarded == 4, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mistake, points", DESIGN_POINTS.items(), ids=DESIGN_POINTS.keys())
-def test_a_flawed_design_earns_part_of_the_points(chapter, mistake, points):
-    outcome = chapter.check("learning-rate experiment", WRONG_ANSWERS["learning-rate experiment"][mistake][0])
-    assert not outcome.passed
-    assert outcome.awarded == pytest.approx(points), outcome.output
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "07_faq_design_and_training.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, given=GIVEN, confirmation=r"right:|correct:",
+    awards=AWARDS)

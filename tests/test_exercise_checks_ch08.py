@@ -9,12 +9,9 @@ trained once for the whole module. The symmetries check compares the student's 8
 the ones ``seglearn.training.random_symmetries`` draws.
 """
 
-import re
-
 import numpy as np
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- median-frequency weights
 _SHARE = ("masks = np.asarray(masks)\n"
@@ -221,32 +218,9 @@ def _train(namespace):
 GIVEN = {"rare_train": _rare_train, "weights": _weights, "star_trial": _star_trial, "train": _train}
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("08_faq_data_and_robustness.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS), given=GIVEN)
+AWARDS = {"loss experiment: instructor": 4,
+          **{f"loss experiment: {mistake}": points for mistake, points in DESIGN_POINTS.items()}}
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert re.search(r"right:|Check passed", outcome.output), outcome.output
-    if check == "loss experiment":
-        assert outcome.awarded == 4, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mistake, points", DESIGN_POINTS.items(), ids=DESIGN_POINTS.keys())
-def test_a_flawed_design_earns_part_of_the_points(chapter, mistake, points):
-    outcome = chapter.check("loss experiment", WRONG_ANSWERS["loss experiment"][mistake][0])
-    assert not outcome.passed
-    assert outcome.awarded == pytest.approx(points), outcome.output
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "08_faq_data_and_robustness.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, given=GIVEN, confirmation=r"right:|Check passed",
+    awards=AWARDS)

@@ -7,11 +7,9 @@ partial credit (one share per criterion of ``TrialLog.review``, and the last sha
 the fewest bits within noise with the edge found).
 """
 
-import re
 
-import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 INT8_RIGHT = '''
 lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
@@ -129,26 +127,8 @@ PARTIAL_POINTS = {"peeked at the test split": 3.2, "one seed": 2.4, "shipped flo
                   "stopped at 8 bits": 3.2, "fewer images for fewer bits": 2.4}
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter("09_faq_deployment_and_efficiency.ipynb", answers=(RIGHT_ANSWERS, WRONG_ANSWERS))
+AWARDS = {**{f"how few bits: {form}": 4 for form in RIGHT_ANSWERS["how few bits"]},
+          **{f"how few bits: {mistake}": points for mistake, points in PARTIAL_POINTS.items()}}
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    if check == "how few bits":
-        assert outcome.awarded == 4.0, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer:\n{code}"
-    assert re.search(hint, outcome.message), outcome.message
-    label = next(label for label, (answer, _) in WRONG_ANSWERS[check].items() if answer == code)
-    if label in PARTIAL_POINTS:
-        assert outcome.awarded == PARTIAL_POINTS[label], outcome.output
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    "09_faq_deployment_and_efficiency.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, awards=AWARDS)

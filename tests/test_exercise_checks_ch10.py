@@ -9,12 +9,10 @@ chapter's U-Net untrained (the memory rule reads its shapes only), and the learn
 is a made-up one of the chapter's form. The data loading runs as in the chapter.
 """
 
-import re
-
 import numpy as np
 import pytest
 
-from exercise_harness import Chapter, right_cases, wrong_cases
+from exercise_harness import check_tests
 
 NOTEBOOK = "10_capstone_real_microscopy.ipynb"
 
@@ -163,25 +161,8 @@ WRONG_ANSWERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def chapter():
-    return Chapter(NOTEBOOK, answers=(RIGHT_ANSWERS, WRONG_ANSWERS), given=GIVEN)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code", right_cases(RIGHT_ANSWERS))
-def test_check_accepts(chapter, check, code):
-    outcome = chapter.check(check, code)
-    assert outcome.passed, outcome.message
-    assert "correct" in outcome.output, outcome.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("check, code, hint", wrong_cases(WRONG_ANSWERS))
-def test_check_rejects(chapter, check, code, hint):
-    outcome = chapter.check(check, code)
-    assert not outcome.passed, f"the check passed a wrong answer; it printed {outcome.output!r}"
-    assert re.search(hint, outcome.message), outcome.message
+chapter, test_check_accepts, test_check_rejects = check_tests(
+    NOTEBOOK, RIGHT_ANSWERS, WRONG_ANSWERS, given=GIVEN, confirmation="correct")
 
 
 @pytest.mark.slow
@@ -190,11 +171,3 @@ def test_the_given_values_leave_out_the_training(chapter):
     trainings = [i for i, cell in enumerate(chapter.cells)
                  if cell["cell_type"] == "code" and "fit_unet(" in "".join(cell["source"])]
     assert trainings and not set(trainings) & chapter.live, sorted(set(trainings) & chapter.live)
-
-
-def test_every_check_of_the_chapter_has_its_answers():
-    names = list(Chapter(NOTEBOOK).checks)
-    assert sorted(RIGHT_ANSWERS) == sorted(WRONG_ANSWERS) == sorted(names), names
-    for check in names:
-        assert "instructor" in RIGHT_ANSWERS[check] and len(RIGHT_ANSWERS[check]) >= 2, check
-        assert len(WRONG_ANSWERS[check]) >= 2, check
