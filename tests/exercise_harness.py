@@ -316,6 +316,8 @@ class Chapter:
                                                    for code in _answer_codes(answers, check)))
         self.given = dict(given or {})
         self.live = live_cells(self.cells, roots, self.given)
+        self._skipped_writes = {index: CellNames.of(_source(cell)).writes for index, cell in enumerate(self.cells)
+                                if cell["cell_type"] == "code" and index not in self.live}
 
     # -- running cells ---------------------------------------------------------
     @contextlib.contextmanager
@@ -396,8 +398,7 @@ class Chapter:
         self.prepare(check_name)
         exercise, check_index = self._exercise_of(check_name)
         namespace = dict(self._snapshots[exercise])
-        skipped = {name for index in range(exercise) if self.cells[index]["cell_type"] == "code"
-                   and index not in self.live for name in CellNames.of(_source(self.cells[index])).writes}
+        skipped = {name for index, writes in self._skipped_writes.items() if index < exercise for name in writes}
         unseen = (self._answer_reads(exercise, answer) & skipped) - set(namespace) - set(dir(builtins))
         if unseen:
             raise ValueError(f"the answer reads {sorted(unseen)}, which only cells skipped before the exercise of "

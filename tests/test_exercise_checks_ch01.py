@@ -6,8 +6,6 @@ the validation split. The chapter is NumPy only: its cells up to the last exerci
 few seconds.
 """
 
-
-
 from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- label map and one-hot

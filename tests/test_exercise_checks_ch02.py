@@ -7,8 +7,6 @@ convolution as one matrix product of ``ops.im2col``'s matrix. The chapter's cell
 last exercise run in a few seconds (TensorFlow's start included).
 """
 
-
-
 from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- convolution forward as a loop
@@ -190,12 +188,11 @@ return np.stack([(kernel[..., o].reshape(-1) @ cols).reshape(-1, h_out, w_out) +
 
 # The points the partial-credit check gives (what seglearn.grading.award prints last).
 AWARDS = {
-    "convolution forward as a loop: instructor": 4,
+    **{f"convolution forward as a loop: {form}": 4 for form in RIGHT_ANSWERS["convolution forward as a loop"]},
     "convolution forward as a loop: symmetric 'same' padding": 2,
     "convolution forward as a loop: the odd padding row on top": 2,
     "convolution forward as a loop: no bias": None,  # fails on the first case: no award
 }
-
 
 chapter, test_check_accepts, test_check_rejects = check_tests(
     "02_convolution.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation="correct", awards=AWARDS)

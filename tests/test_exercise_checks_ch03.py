@@ -10,8 +10,6 @@ last ``N of 4 points`` line the check printed (``seglearn.grading.award`` prints
 a kernel), or 0 when it printed none.
 """
 
-
-
 from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- max-pool backward
@@ -250,7 +248,6 @@ WRONG_ANSWERS = {
 }
 
 POINTS = {"max-pool backward": 4, "transposed convolution by stamping": 4}  # the partial-credit checks
-WRONG_POINTS = {code: points for code, _, points in [*MAX_POOL_WRONG.values(), *STAMP_WRONG.values()]}
 
 
 # The partial-credit checks' awards: every right form earns the full points, each wrong one its own.

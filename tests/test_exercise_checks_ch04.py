@@ -7,8 +7,6 @@ runs the chapter's cells up to each exercise once, then the exercise with the an
 in place of the solution, and the check cell.
 """
 
-
-
 from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- Exercise 1

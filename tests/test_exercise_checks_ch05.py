@@ -10,8 +10,6 @@ The shapes and parameter checks call the student's functions on the chapter's in
 and on inputs of other sizes, so an answer read off one model summary fails them.
 """
 
-
-
 from exercise_harness import check_tests
 
 # --------------------------------------------------------------------------- seed cnn shapes
@@ -391,8 +389,8 @@ PARTIAL_POINTS = {
 }
 
 
-# Chapter 00 tells the students that a passing check prints a short confirmation.
 AWARDS = {f"{check}: {mistake}": float(points.split()[0]) for (check, mistake), points in PARTIAL_POINTS.items()}
 
+# Chapter 00 tells the students that a passing check prints a short confirmation.
 chapter, test_check_accepts, test_check_rejects = check_tests(
     "05_first_cnn.ipynb", RIGHT_ANSWERS, WRONG_ANSWERS, confirmation=r"^(right|fixed):", awards=AWARDS)

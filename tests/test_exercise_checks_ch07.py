@@ -168,7 +168,7 @@ GIVEN = {"params": _params, "kernel_cmp": _kernel_cmp, "STEPS_PER_EPOCH": _steps
          "adam_trial": _adam_trial}
 
 
-AWARDS = {"learning-rate experiment: instructor": 4,
+AWARDS = {**{f"learning-rate experiment: {form}": 4 for form in RIGHT_ANSWERS["learning-rate experiment"]},
           **{f"learning-rate experiment: {mistake}": points for mistake, points in DESIGN_POINTS.items()}}
 
 chapter, test_check_accepts, test_check_rejects = check_tests(

@@ -218,7 +218,7 @@ def _train(namespace):
 GIVEN = {"rare_train": _rare_train, "weights": _weights, "star_trial": _star_trial, "train": _train}
 
 
-AWARDS = {"loss experiment: instructor": 4,
+AWARDS = {**{f"loss experiment: {form}": 4 for form in RIGHT_ANSWERS["loss experiment"]},
           **{f"loss experiment: {mistake}": points for mistake, points in DESIGN_POINTS.items()}}
 
 chapter, test_check_accepts, test_check_rejects = check_tests(

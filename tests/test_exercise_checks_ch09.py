@@ -7,8 +7,6 @@ partial credit (one share per criterion of ``TrialLog.review``, and the last sha
 the fewest bits within noise with the edge found).
 """
 
-
-
 from exercise_harness import check_tests
 
 INT8_RIGHT = '''

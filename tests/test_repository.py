@@ -87,6 +87,15 @@ def _checks(cells):
     return [c for c in cells if c["cell_type"] == "code" and _source(c).startswith("# CHECK:")]
 
 
+_CHECK_HEADER = re.compile(r"# CHECK: (.+) \((\d+) points?\)")
+
+
+def _check_headers(cells):
+    """(name, points) of each check cell, read from its ``# CHECK: <name> (<points> points)`` line."""
+    return [(m.group(1), int(m.group(2))) for m in (_CHECK_HEADER.fullmatch(_source(c).splitlines()[0])
+                                                    for c in _checks(cells)) if m]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_exercises_have_solutions_and_checks(path):
     cells = _load(path)["cells"]
@@ -97,7 +106,7 @@ def test_exercises_have_solutions_and_checks(path):
     for cell in checks:
         meta = cell["metadata"].get("seglearn", {})
         first = _source(cell).splitlines()[0]
-        match = re.fullmatch(r"# CHECK: (.+) \((\d+) points?\)", first)
+        match = _CHECK_HEADER.fullmatch(first)
         assert match, f"{path.name}: check header {first!r}"
         assert meta == {"check": match.group(1), "points": int(match.group(2))}, f"{path.name}: metadata of {first!r}"
         assert "assert" in _source(cell), f"{path.name}: {first!r} asserts nothing"
@@ -106,14 +115,9 @@ def test_exercises_have_solutions_and_checks(path):
         assert src.count("### BEGIN SOLUTION") == src.count("### END SOLUTION"), f"{path.name}: unbalanced markers"
 
 
-def _check_points(cells):
-    return [int(re.fullmatch(r"# CHECK: (.+) \((\d+) points?\)", _source(c).splitlines()[0]).group(2))
-            for c in _checks(cells)]
-
-
 def test_the_course_has_enough_graded_work():
     """Issue 16: at least 45 checks and 110 points over the course."""
-    points = [p for path in CHAPTERS for p in _check_points(_load(path)["cells"])]
+    points = [points for path in CHAPTERS for _, points in _check_headers(_load(path)["cells"])]
     assert len(points) >= 45 and sum(points) >= 110, f"{len(points)} checks, {sum(points)} points"
 
 
@@ -124,11 +128,8 @@ def test_every_check_keeps_its_right_and_wrong_answers_in_tests(path):
     test_file = ROOT / "tests" / f"test_exercise_checks_ch{path.name[:2]}.py"
     assert test_file.is_file(), f"{path.name}: no {test_file.name} tests its checks"
     module = importlib.import_module(test_file.stem)  # tests/ is on sys.path (pytest's rootdir conftest)
-    tables = {"RIGHT_ANSWERS": module.RIGHT_ANSWERS, "WRONG_ANSWERS": module.WRONG_ANSWERS}
-    names = [re.fullmatch(r"# CHECK: (.+) \(\d+ points?\)", _source(c).splitlines()[0]).group(1)
-             for c in _checks(_load(path)["cells"])]
-    for name in names:
-        right, wrong = list(tables["RIGHT_ANSWERS"].get(name, {})), list(tables["WRONG_ANSWERS"].get(name, {}))
+    for name, _ in _check_headers(_load(path)["cells"]):
+        right, wrong = list(module.RIGHT_ANSWERS.get(name, {})), list(module.WRONG_ANSWERS.get(name, {}))
         assert "instructor" in right and len(right) >= 2, f"{path.name}, {name!r}: correct forms {right}"
         assert len(wrong) >= 2, f"{path.name}, {name!r}: wrong answers {wrong}"
 
