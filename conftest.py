@@ -18,7 +18,16 @@ collect_ignore = ["build", "benchmarks"]
 # The fast loop is `pytest -m "not slow"`. Slow: every notebook (nbval), and the test
 # files that run notebooks, a browser or training runs; a test elsewhere can opt in
 # with @pytest.mark.slow.
-SLOW_TEST_FILES = {"test_browser.py", "test_grading.py", "test_training.py", "test_cli.py"}
+# The grading files that grade notebooks are slow; its unit files (credit, hidden checks,
+# resume, safety) take seconds and stay in the fast loop.
+SLOW_TEST_FILES = {
+    "test_browser.py",
+    "test_cli.py",
+    "test_grading.py",
+    "test_grading_class.py",
+    "test_grading_gradescope.py",
+    "test_training.py",
+}
 
 
 # The longest files first: `-n 2 --dist loadfile` hands whole files to the two workers in
@@ -38,6 +47,6 @@ def pytest_collection_modifyitems(config, items):
 
     for item in items:
         path = Path(str(item.fspath))
-        if path.suffix == ".ipynb" or path.name in SLOW_TEST_FILES or path.name.startswith("test_grading"):
+        if path.suffix == ".ipynb" or path.name in SLOW_TEST_FILES:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: _rank(Path(str(item.fspath))))  # stable: a file's cells stay in order
