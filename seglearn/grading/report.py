@@ -33,6 +33,16 @@ GRADESCOPE_VISIBILITIES = ("visible", "hidden", "after_due_date", "after_publish
 _RECORD_FORMAT, _RECORD_VERSION = "seglearn-grading-student", 1
 
 
+def _write_csv(path, header, rows) -> Path:
+    """Write ``header`` then ``rows`` (lists of cells) to the CSV file ``path``; return its Path."""
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
 def _fmt(points) -> str:
     """Points as text: ``2``, ``1.5``."""
     return f"{points:g}" if isinstance(points, float) else str(points)
@@ -176,14 +186,9 @@ class GradeTable:
         -------
         Path
         """
-        path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(_CSV_FIELDS)
-            for r in self.results:
-                writer.writerow([r.student, r.notebook, r.check, r.possible, _fmt(r.points), int(r.passed), r.reason,
-                                 int(r.hidden)])
-        return path
+        rows = ([r.student, r.notebook, r.check, r.possible, _fmt(r.points), int(r.passed), r.reason, int(r.hidden)]
+                for r in self.results)
+        return _write_csv(path, _CSV_FIELDS, rows)
 
     def write_totals_csv(self, path) -> Path:
         """Write one row per student: points per notebook, total and possible.
@@ -197,14 +202,10 @@ class GradeTable:
         -------
         Path
         """
-        path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["student", *self.notebooks, "total", "possible"])
-            for student, row in self.totals().items():
-                cells = [_fmt(row[nb][0]) if nb in row else "" for nb in self.notebooks]
-                writer.writerow([student, *cells, _fmt(row["total"][0]), row["total"][1]])
-        return path
+        rows = ([student, *(_fmt(row[nb][0]) if nb in row else "" for nb in self.notebooks),
+                 _fmt(row["total"][0]), row["total"][1]]
+                for student, row in self.totals().items())
+        return _write_csv(path, ["student", *self.notebooks, "total", "possible"], rows)
 
     def to_markdown(self) -> str:
         """The totals table, then each student's checks with reasons (the instructor's view)."""
