@@ -50,7 +50,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from seglearn import cli, datasets, models, training  # noqa: E402
+from seglearn import _engine, cli, datasets, inference, models, saving, training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NUCLEI_DIR = Path(os.environ.get("SEGLEARN_NUCLEI_DIR", ROOT.parent / "shared" / "data" / "dsb2018-nuclei"))
@@ -114,7 +114,7 @@ def engine_fit(x, y, *, batch_size, epochs, seed=0, **options):
 
 def forget_engines():
     """Make the next model's architecture new to the process again."""
-    training._ENGINES.clear()
+    _engine._ENGINES.clear()
 
 
 # ---------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def bench_recipe(args) -> None:
         curve = ", ".join(f"{s:.0f} s {v:.2f}" for s, v in list(zip(history["seconds"], history["val_mean_iou"]))[4::5])
         print(f"  seed {seed}: validation mean IoU every 5 epochs (wall, IoU): {curve}")
         reached = next((s for s, v in zip(history["seconds"], history["val_mean_iou"]) if v >= 0.85), None)
-        scores = training.evaluate(run.model, *test)
+        scores = inference.evaluate(run.model, *test)
         finals.append(scores["mean_iou"])
         walls.append(wall)
         print(f"  seed {seed}: {run.epochs} epochs in {wall:.1f} s wall (first step {run.first_step_seconds:.1f} s); "
@@ -233,10 +233,10 @@ def bench_nuclei(args) -> None:
         start = time.perf_counter()
         cli.main(argv)
         wall = time.perf_counter() - start
-        model, info = training.load_model(out)
+        model, info = saving.load_model(out)
         images, masks = datasets.load_folder(NUCLEI_DIR / "images", NUCLEI_DIR / "masks")
         _, (x_val, y_val) = datasets.split_arrays(images, masks, fractions=(100 / 120, 20 / 120), seed=0)
-        scores = training.evaluate(model, x_val, y_val)
+        scores = inference.evaluate(model, x_val, y_val)
     dice, iou = scores["dice"][1], scores["iou"][1]
     print(f"  held-out nucleus Dice {dice:.4f}, IoU {iou:.4f}; {wall:.0f} s wall for the whole command "
           f"(loading, training, saving); {load_text()}")

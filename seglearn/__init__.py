@@ -3,8 +3,9 @@
 The package holds what the notebooks in ``chapters/`` use: NumPy reference
 implementations of every formula the course teaches (``ops``, ``losses``,
 ``metrics``, ``backprop``, ``batchnorm``, ``optim``), the course data set and loaders
-(``datasets``, ``pipeline``), Keras models and training helpers (``models``,
-``training``), the FAQ chapters' experiments by topic (``robustness``: test-time
+(``datasets``, ``pipeline``), Keras models and their use (``models``;
+``training``, the one training loop; ``inference``: predict and evaluate;
+``saving``: save and load with metadata), the FAQ chapters' experiments by topic (``robustness``: test-time
 corruptions and border errors; ``cost``: memory and timing; ``deploy``:
 TensorFlow Lite; ``interpret``: feature maps, Grad-CAM, confidence), plain-text
 result tables (``tables``), the design exercises' trial log and its review
@@ -12,8 +13,8 @@ result tables (``tables``), the design exercises' trial log and its review
 ``diagrams``, ``widgets``), and the instructor's tools (``grading``, ``cli``).
 
 ``import seglearn`` is cheap: submodules load on first attribute access, and
-only ``models``, ``training`` and ``pipeline`` import TensorFlow when they are
-imported (``cost``, ``deploy`` and ``interpret`` import it inside the functions
+only ``models``, ``training``, ``inference``, ``saving`` and ``pipeline`` import
+TensorFlow when they are imported (``cost``, ``deploy`` and ``interpret`` import it inside the functions
 that need a Keras model). No import changes an environment variable.
 
 Conventions (what a new function follows):
@@ -59,6 +60,7 @@ _SUBMODULES = (
     "diagrams",
     "experiments",
     "grading",
+    "inference",
     "interpret",
     "losses",
     "metrics",
@@ -67,6 +69,7 @@ _SUBMODULES = (
     "optim",
     "pipeline",
     "robustness",
+    "saving",
     "tables",
     "training",
     "viz",

@@ -32,11 +32,13 @@ __all__ = [
     "check_labels",
     "check_masks",
     "check_model",
+    "check_model_images",
     "check_not_empty",
     "check_padding",
     "check_positive_int",
     "check_real",
     "check_same_shape",
+    "check_segmentation_model",
     "check_window_fits",
     "describe",
 ]
@@ -206,6 +208,37 @@ def check_model(model, name: str = "model"):
     if not isinstance(model, keras.Model):
         _fail(name, "must be a keras.Model", model, TypeError)
     return model
+
+
+def check_segmentation_model(model, name: str = "model") -> tuple[tuple, int]:
+    """Check a segmentation model: ``(N, H, W, C)`` images to ``(N, H, W, K)`` logits.
+
+    Returns
+    -------
+    input_shape : tuple
+        ``(H, W, C)``; ``H`` and ``W`` are None for a model of any size.
+    num_classes : int
+        ``K``, the model's output channels.
+    """
+    check_model(model, name)
+    in_shape, out_shape = model.input_shape, model.output_shape
+    if not (isinstance(in_shape, tuple) and isinstance(out_shape, tuple) and len(in_shape) == len(out_shape) == 4):
+        raise ValueError(
+            f"`{name}` must map (N, H, W, C) images to (N, H, W, K) per-pixel logits. "
+            f"Received: {name} with input_shape={in_shape} and output_shape={out_shape}"
+        )
+    return tuple(in_shape[1:]), int(out_shape[-1])
+
+
+def check_model_images(images, model, name: str = "images") -> np.ndarray:
+    """Images ``(N, H, W, C)`` as float32, with as many channels as ``model`` takes."""
+    (_, _, channels), _ = check_segmentation_model(model)
+    images = check_images(images, name)
+    if images.shape[-1] != channels:
+        raise ValueError(
+            f"`{name}` must have {channels} channels, as the model's input. Received: {name}={describe(images)}"
+        )
+    return images
 
 
 def check_not_empty(arr: np.ndarray, name: str) -> np.ndarray:

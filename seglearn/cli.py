@@ -234,7 +234,7 @@ def _cmd_train(args) -> int:
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
 
-    from seglearn import training
+    from seglearn import saving, training
 
     (x_train, y_train), (x_val, y_val), class_names = _train_val(args)
     crop = _crop_size(args, x_train)
@@ -269,7 +269,7 @@ def _cmd_train(args) -> int:
         seed=args.seed,
         verbose=0 if args.quiet else 1,
     )
-    training.save_model(run.model, out, class_names=class_names)
+    saving.save_model(run.model, out, class_names=class_names)
     scores = run.val
     print(
         f"trained {run.epochs} epochs ({run.images:,} images) in {run.seconds:.0f} s; best epoch {run.best_epoch}; "
@@ -294,9 +294,9 @@ def _cmd_evaluate(args) -> int:
     if args.data != "shapes":
         _existing_dir(args.data)
 
-    from seglearn import training
+    from seglearn import inference, saving
 
-    model, info = training.load_model(model_path)
+    model, info = saving.load_model(model_path)
     images, masks, data_classes = _load_data(args, args.split)
     if args.data == "shapes" and info.num_classes != len(data_classes):
         raise UsageError(
@@ -308,7 +308,7 @@ def _cmd_evaluate(args) -> int:
             f"--model: {args.model} predicts {info.num_classes} classes ({', '.join(info.class_names)}) "
             f"but the masks of {args.data} hold class id {int(masks.max())}"
         )
-    scores = training.evaluate(
+    scores = inference.evaluate(
         model, info.prepare(images), masks, batch_size=args.batch_size, tile_size=args.tile_size
     )
     if args.json:
@@ -368,15 +368,15 @@ def _cmd_predict(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from seglearn import training, viz
+    from seglearn import inference, saving, viz
 
-    model, info = training.load_model(model_path)
+    model, info = saving.load_model(model_path)
     if info.channels not in (1, 3):
         raise UsageError(f"--model: {args.model} takes {info.channels} channels; predict reads grey or RGB images only")
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in image_paths:
         image = _read_image(path, info.channels)
-        labels = training.predict(
+        labels = inference.predict(
             model,
             info.prepare(image),
             tile_size=args.tile_size,

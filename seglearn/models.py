@@ -5,7 +5,7 @@ per-pixel **logits** of shape ``(N, H, W, num_classes)``: there is no softmax at
 the end, so train them with
 ``keras.losses.SparseCategoricalCrossentropy(from_logits=True)`` (what
 :func:`seglearn.training.train` does) and take ``argmax`` over the last axis for
-a label map (what :func:`seglearn.training.predict` does).
+a label map (what :func:`seglearn.inference.predict` does).
 
 - :func:`seed_cnn` is the image classifier the course started from, kept with
   its historical bug behind a flag so that chapter 4 can show the bug.

@@ -1,37 +1,25 @@
-"""Train, evaluate, apply, save and load segmentation models.
+"""Train segmentation models: the course's one training loop.
 
-The functions here wrap Keras so that a notebook needs one call per step:
+:func:`train` serves the chapters, the FAQ experiments, the capstone, the
+command line and the benchmarks: any of five optimisers, four losses
+(:func:`segmentation_loss`), class weights, augmentation
+(:func:`random_symmetries`), random crops, a cosine schedule over epochs or a
+time budget, validation after every epoch, the best epoch's weights restored, a
+progress bar with the ETA. Its step is traced once per architecture and reused
+by every later model of the same shapes (:mod:`seglearn._engine`), so that
+comparing seeds or settings costs no tracing.
 
-- :func:`train` is the course's one training loop (chapters, FAQ
-  experiments, capstone, command line, benchmarks): any of five optimisers,
-  four losses, class weights, augmentation, random crops, a cosine schedule
-  over epochs or a time budget, validation after every epoch, the best
-  epoch's weights restored, a progress bar with the ETA. Its step is traced
-  once per architecture and reused by every later model of the same shapes
-  (see :class:`_Engine`), so that comparing seeds or settings costs no
-  tracing;
-- :func:`evaluate` predicts label maps and scores them with
-  :mod:`seglearn.metrics` (mean and per-class IoU and Dice, pixel accuracy,
-  confusion matrix);
-- :func:`predict` returns label maps (and optionally class probabilities) and
-  segments images larger than the model's input by overlap-tiling;
-- :func:`save_model` and :func:`load_model` store a model in one ``.keras``
-  file together with what is needed to use it (class names, input size,
-  normalisation), kept as ``seglearn.json`` inside the file's zip archive.
-
-Every model here is expected to map ``(N, H, W, C)`` images to
-``(N, H, W, K)`` per-pixel logits, as :mod:`seglearn.models` builds them.
+Applying a model is :mod:`seglearn.inference` (``predict``, ``evaluate``);
+storing it is :mod:`seglearn.saving` (``save_model``, ``load_model``). Every
+model here maps ``(N, H, W, C)`` images to ``(N, H, W, K)`` per-pixel logits, as
+:mod:`seglearn.models` builds them.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import time
-import zipfile
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,45 +29,34 @@ import tensorflow as tf
 
 from seglearn import metrics
 from seglearn.models import _iter_layers
-from seglearn._imageio import to_unit_float
 from seglearn._defaults import DEFAULT_AUGMENT, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE  # noqa: F401 (the recipe, re-exported)
+from seglearn._engine import _engine_for, _mean_loss, _slot_count, _tf_variables, random_symmetries
 from seglearn._validation import (
-    check_array,
     check_bool,
     check_choice,
     check_class_weight,
     check_crop_size,
-    check_images,
     check_int_pair,
     check_labels,
     check_masks,
-    check_model,
+    check_model_images,
     check_positive_int,
     check_real,
     check_seed,
+    check_segmentation_model,
     describe,
 )
+from seglearn.inference import _mean_present, _predict_logits, evaluate
 
 __all__ = [
     "LOSSES",
-    "ModelInfo",
     "OPTIMIZERS",
     "SCHEDULES",
     "TrainingRun",
-    "evaluate",
     "random_symmetries",
-    "load_model",
-    "predict",
-    "save_model",
     "segmentation_loss",
     "train",
 ]
-
-
-#: Name of the metadata member inside a saved ``.keras`` archive.
-METADATA_NAME = "seglearn.json"
-_FORMAT = "seglearn-model"
-_FORMAT_VERSION = 1
 
 
 # ---------------------------------------------------------------------------
@@ -87,41 +64,8 @@ _FORMAT_VERSION = 1
 # ---------------------------------------------------------------------------
 
 
-def _check_model(model) -> tuple[tuple, int]:
-    """Check a segmentation model; return its input shape (H, W, C) and K."""
-    check_model(model)
-    in_shape, out_shape = model.input_shape, model.output_shape
-    if (
-        not isinstance(in_shape, tuple)
-        or not isinstance(out_shape, tuple)
-        or len(in_shape) != 4
-        or len(out_shape) != 4
-    ):
-        raise ValueError(
-            "`model` must map (N, H, W, C) images to (N, H, W, K) per-pixel logits. "
-            f"Received: model with input_shape={in_shape} and output_shape={out_shape}"
-        )
-    return tuple(in_shape[1:]), int(out_shape[-1])
-
-
-def _num_classes(model) -> int:
-    return _check_model(model)[1]
-
-
-def _check_images(images, model, name="images") -> np.ndarray:
-    """Images (N, H, W, C) as float32 with the model's channels (and size, if fixed)."""
-    (height, width, channels), _ = _check_model(model)
-    images = check_images(images, name)
-    if images.shape[-1] != channels:
-        raise ValueError(
-            f"`{name}` must have {channels} channels, as the model's input. "
-            f"Received: {name}={describe(images)}"
-        )
-    return images
-
-
 def _check_fixed_size(images, model, name="images"):
-    (height, width, _), _ = _check_model(model)
+    (height, width, _), _ = check_segmentation_model(model)
     if None not in (height, width) and images.shape[1:3] != (height, width):
         raise ValueError(
             f"`{name}` must have the model's input size {height}x{width}. "
@@ -130,9 +74,9 @@ def _check_fixed_size(images, model, name="images"):
 
 
 def _check_pair(images, masks, model, images_name="images", masks_name="masks"):
-    images = _check_images(images, model, images_name)
+    images = check_model_images(images, model, images_name)
     masks = check_masks(masks, images.shape, masks_name, images_name)
-    masks = check_labels(masks, masks_name, _num_classes(model))
+    masks = check_labels(masks, masks_name, check_segmentation_model(model)[1])
     return images, masks
 
 
@@ -236,229 +180,6 @@ def segmentation_loss(name, num_classes, *, gamma=2.0, alpha=0.25, smooth=1.0):
     return loss
 
 
-def _mean_loss(loss_fn, y, logits, weights):
-    """The scalar training loss: the mean of per-pixel losses times their weights."""
-    if isinstance(loss_fn, keras.losses.Loss):
-        return loss_fn(y, logits, sample_weight=weights)
-    value = loss_fn(y, logits)
-    if weights is not None:
-        value = value * weights
-    return tf.reduce_mean(value)
-
-
-def _slot_count(optimizer: str) -> int:
-    return {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 2, "adam": 2}[optimizer]
-
-
-def _apply_update(optimizer, variables, grads, slots, lr, step, weight_decay):
-    """One optimiser step with TensorFlow's fused kernels (one op per variable).
-
-    ``slots[i]`` holds variable ``i``'s state (Adam's two moments, the
-    momentum, RMSprop's mean square); ``step`` is the 1-based step number.
-    Decoupled weight decay (AdamW's) shrinks each weight first:
-    ``w <- w - lr * weight_decay * w``.
-    """
-    t = tf.cast(step, tf.float32)
-    for i, (var, grad) in enumerate(zip(variables, grads)):
-        if weight_decay:
-            var.assign_sub(lr * weight_decay * var)
-        if optimizer == "sgd":
-            tf.raw_ops.ResourceApplyGradientDescent(var=var.handle, alpha=lr, delta=grad)
-        elif optimizer in ("momentum", "nesterov"):
-            tf.raw_ops.ResourceApplyKerasMomentum(
-                var=var.handle, accum=slots[i][0].handle, lr=lr, grad=grad, momentum=0.9,
-                use_nesterov=optimizer == "nesterov",
-            )
-        elif optimizer == "rmsprop":
-            tf.raw_ops.ResourceApplyRMSProp(
-                var=var.handle, ms=slots[i][0].handle, mom=slots[i][1].handle, lr=lr, rho=0.9,
-                momentum=0.0, epsilon=1e-7, grad=grad,
-            )
-        else:
-            tf.raw_ops.ResourceApplyAdam(
-                var=var.handle, m=slots[i][0].handle, v=slots[i][1].handle,
-                beta1_power=0.9**t, beta2_power=0.999**t, lr=lr, beta1=0.9, beta2=0.999,
-                epsilon=1e-7, grad=grad,
-            )
-
-
-def random_symmetries(images, masks, seed):
-    """Each image and its mask turned by one of the 8 symmetries of the square, at random.
-
-    Per image ``b``, three fair coins ``t, v, h`` (stateless, from ``seed``)
-    choose: transpose (swap the H and W axes; square images only), then flip
-    upside down, then flip left-right. Together they reach the 4 rotations by
-    90 degrees and their 4 mirror images, each with probability 1/8 (1/4 of
-    the 4 flips for non-square images). Image and mask move together, so
-    every label stays on its pixel. Used inside :func:`train`'s step
-    (``augment="flips"``): a few cheap tensor ops per batch, no input
-    pipeline.
-
-    Parameters
-    ----------
-    images : float tensor of shape (B, H, W, C)
-    masks : int tensor of shape (B, H, W)
-    seed : int tensor of shape (2,)
-        Seed of the stateless random draws (same seed, same choices).
-
-    Returns
-    -------
-    images, masks : tensors of the same shapes and dtypes
-
-    Examples
-    --------
-    >>> x = tf.reshape(tf.range(8, dtype=tf.float32), (2, 2, 2, 1))
-    >>> y = tf.cast(tf.reshape(tf.range(8), (2, 2, 2)), tf.int32)
-    >>> x2, y2 = random_symmetries(x, y, tf.constant([0, 1], tf.int64))
-    >>> bool(np.array_equal(x2.numpy()[..., 0], y2.numpy()))  # moved together
-    True
-    """
-    images, masks = tf.convert_to_tensor(images), tf.convert_to_tensor(masks)
-    coins = tf.random.stateless_uniform([tf.shape(images)[0], 3], tf.cast(seed, tf.int64)) < 0.5
-
-    def choose(coin, changed, x):
-        return tf.where(tf.reshape(coin, [-1] + [1] * (len(x.shape) - 1)), changed, x)
-
-    square = images.shape[1] is not None and images.shape[1] == images.shape[2]
-    if square:
-        images = choose(coins[:, 0], tf.transpose(images, [0, 2, 1, 3]), images)
-        masks = choose(coins[:, 0], tf.transpose(masks, [0, 2, 1]), masks)
-    for coin, axis in ((coins[:, 1], 1), (coins[:, 2], 2)):
-        images = choose(coin, tf.reverse(images, [axis]), images)
-        masks = choose(coin, tf.reverse(masks, [axis]), masks)
-    return images, masks
-
-
-# ---------------------------------------------------------------------------
-# the engine: one traced step per architecture, shared by every model of it
-# ---------------------------------------------------------------------------
-
-
-def _tf_variables(variables):
-    """The ``tf.Variable`` behind each Keras variable."""
-    return [v.value if isinstance(getattr(v, "value", None), tf.Variable) else v for v in variables]
-
-
-def _architecture_key(model):
-    """What a traced step depends on: the model's structure, not its names or values.
-
-    Two models built by the same code (``unet()`` twice) get the same key,
-    whatever names Keras gave their layers; the key changes with any layer
-    setting (filters, momentum, trainable, dropout rate, ...) and with the
-    shape, dtype and trainability of any variable.
-    """
-    try:
-        text = json.dumps(model.get_config(), sort_keys=True, default=repr)
-    except (NotImplementedError, TypeError):
-        return ("model", id(model))
-    index = {layer.name: i for i, layer in enumerate(_iter_layers(model, include_models=True))}
-    index[model.name] = -1
-    text = re.sub(r'"([^"]*)"', lambda m: f'"#{index[m[1]]}"' if m[1] in index else m[0], text)
-    variables = tuple((tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in model.variables)
-    return (type(model).__name__, text, variables)
-
-
-class _Engine:
-    """The traced training step and forward pass of one architecture.
-
-    Both are ``tf.function`` s that take the variables of the model to train
-    as arguments and run ``template.stateless_call`` on them, so that the
-    graph traced for the first model of an architecture serves every later
-    model of it: training a second, third, ... model of the same shapes costs
-    no tracing at all. Keras' own ``model.fit`` traces a new step (and a new
-    validation and prediction step) for every model.
-    """
-
-    def __init__(self, template):
-        self.template = template
-        self.num_classes = int(template.output_shape[-1])
-        self._steps = {}
-        self.forward = tf.function(self._forward)
-
-    def _forward(self, trainable, non_trainable, images):
-        values = [v.read_value() for v in trainable]
-        logits, _ = self.template.stateless_call(values, [v.read_value() for v in non_trainable], images, training=False)
-        return tf.cast(logits, tf.float32)
-
-    def step(self, optimizer, loss_fn, weighted, weight_decay, loss_key, symmetries=False):
-        """The training step for these settings, traced on first use.
-
-        ``loss_key`` identifies the loss: its name for the built-in ones
-        (a new but equal loss function then reuses the step), else the
-        function's ``id``.
-        """
-        key = (optimizer, loss_key, weighted, weight_decay, symmetries)
-        if key not in self._steps:
-            step = self._make_step(optimizer, loss_fn, weighted, weight_decay, symmetries)
-            self._steps[key] = (tf.function(step), loss_fn)
-        return self._steps[key][0]
-
-    def _make_step(self, optimizer, loss_fn, weighted, weight_decay, symmetries):
-        template, k = self.template, self.num_classes
-
-        def step(trainable, non_trainable, slots, counter, lr, images, masks, class_weight, seed):
-            if symmetries:
-                images, masks = random_symmetries(images, masks, tf.stack([seed, counter.read_value()]))
-            values = [v.read_value() for v in trainable]
-            with tf.GradientTape() as tape:
-                tape.watch(values)
-                logits, updated = template.stateless_call(
-                    values, [v.read_value() for v in non_trainable], images, training=True
-                )
-                logits = tf.cast(logits, tf.float32)
-                weights = tf.gather(class_weight, masks) if weighted else None
-                loss = _mean_loss(loss_fn, masks, logits, weights)
-            grads = tape.gradient(loss, values)
-            for var, value in zip(non_trainable, updated):
-                var.assign(value)
-            _apply_update(optimizer, trainable, grads, slots, lr, counter.assign_add(1), weight_decay)
-            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            cm = tf.math.bincount(tf.reshape(masks * k + predicted, [-1]), minlength=k * k, maxlength=k * k)
-            return loss, cm
-
-        return step
-
-
-_ENGINES: OrderedDict = OrderedDict()
-_MAX_ENGINES = 16
-
-
-def _engine(model) -> _Engine:
-    """The engine of ``model``'s architecture (the last 16 kept)."""
-    key = _architecture_key(model)
-    if key in _ENGINES:
-        _ENGINES.move_to_end(key)
-    else:
-        # A private copy, so that changing the model later (freezing layers, say)
-        # cannot change what the engine traces for the models of this key.
-        try:
-            template = keras.models.clone_model(model)
-        except (ValueError, TypeError, NotImplementedError):
-            template = model  # a subclassed model without get_config: its key is its id anyway
-        _ENGINES[key] = _Engine(template)
-        while len(_ENGINES) > _MAX_ENGINES:
-            _ENGINES.popitem(last=False)
-    return _ENGINES[key]
-
-
-def _forward_logits(model, images, batch_size) -> np.ndarray:
-    """Logits of ``images`` (N, H, W, C) in equal batches of at most ``batch_size``.
-
-    The last batch is padded with zeros (and the padding's logits dropped) so
-    that one traced graph serves every batch.
-    """
-    engine = _engine(model)
-    trainable = _tf_variables(model.trainable_variables)
-    non_trainable = _tf_variables(model.non_trainable_variables)
-    batch = math.ceil(len(images) / math.ceil(len(images) / batch_size))  # equal batches: little padding
-    out = []
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
-        if len(chunk) < batch:
-            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        out.append(engine.forward(trainable, non_trainable, tf.constant(chunk)).numpy())
-    return np.concatenate(out)[: len(images)]
-
 
 # ---------------------------------------------------------------------------
 # train
@@ -467,7 +188,7 @@ def _forward_logits(model, images, batch_size) -> np.ndarray:
 
 def _check_dataset(dataset, model, name):
     """Check that a tf.data.Dataset yields (images, masks) batches for ``model``."""
-    (_, _, channels), _ = _check_model(model)
+    (_, _, channels), _ = check_segmentation_model(model)
     spec = dataset.element_spec
     if not (isinstance(spec, tuple) and len(spec) == 2):
         raise ValueError(
@@ -522,7 +243,7 @@ class _Batches:
             self.steps = self.steps if self.steps > 0 else None  # unknown or infinite
             return
         images, masks = _check_split(data, model, "train_data")
-        (height, width, _), _ = _check_model(model)
+        (height, width, _), _ = check_segmentation_model(model)
         size = check_crop_size(crop_size, images.shape) if crop_size is not None else images.shape[1:3]
         if None not in (height, width) and tuple(size) != (height, width):
             raise ValueError(
@@ -835,7 +556,7 @@ def train(
             )
         keras.utils.set_random_seed(seed)
         model = model()
-    _, num_classes = _check_model(model)
+    _, num_classes = check_segmentation_model(model)
     if epochs is not None:
         epochs = check_positive_int(epochs, "epochs")
     if time_budget is not None:
@@ -899,7 +620,7 @@ def train(
     if val_data is not None:
         val = _check_split(val_data, model, "val_data")
     tile_size = None
-    (height, width, _), _ = _check_model(model)
+    (height, width, _), _ = check_segmentation_model(model)
     if val is not None and None in (height, width) and crop_size is not None:
         tile_size = check_int_pair(crop_size, "crop_size")
     if loss_fn is None:
@@ -913,7 +634,7 @@ def train(
         for layer in _iter_layers(model, include_models=True):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = bn_momentum
-    engine = _engine(model)
+    engine = _engine_for(model)
     step_fn = engine.step(optimizer, loss_fn, weights is not None, weight_decay, loss_key, augment == "flips")
     seed_tensor = tf.constant(seed, tf.int64)
     trainable = _tf_variables(model.trainable_variables)
@@ -1008,462 +729,3 @@ def train(
     )
     scores = evaluate(model, val[0], val[1], tile_size=tile_size) if val is not None else None
     return TrainingRun(model, history, scores, seconds, first_step, steps, images_seen, config)
-
-# ---------------------------------------------------------------------------
-# predict
-# ---------------------------------------------------------------------------
-
-
-def _check_tiling(tile_size, overlap):
-    tile = check_int_pair(tile_size, "tile_size")
-    if overlap is None:
-        # A quarter of the tile on each axis, rounded down to an even number.
-        overlap = tuple(2 * (t // 8) for t in tile)
-    overlap = check_int_pair(overlap, "overlap", minimum=0)
-    for t, o in zip(tile, overlap):
-        if o % 2 or o >= t:
-            raise ValueError(
-                "`overlap` must be even (half of it is cut from each side of a tile) "
-                f"and smaller than tile_size={tile}. Received: overlap={overlap}"
-            )
-    return tile, overlap
-
-
-def _tiled_logits(model, image, tile, overlap, batch_size):
-    """Logits of one (H, W, C) image by overlap-tiling; see :func:`predict`."""
-    height, width, channels = image.shape
-    (th, tw), (oh, ow) = tile, overlap
-    sh, sw = th - oh, tw - ow  # the kept centre of each tile, and the stride
-    mh, mw = oh // 2, ow // 2  # the margin cut from each side
-    ny, nx = math.ceil(height / sh), math.ceil(width / sw)
-    ph, pw = ny * sh + oh, nx * sw + ow
-    padded = np.pad(
-        image, ((mh, ph - height - mh), (mw, pw - width - mw), (0, 0)), mode="reflect"
-    )
-    tiles = np.stack(
-        [padded[i * sh : i * sh + th, j * sw : j * sw + tw] for i in range(ny) for j in range(nx)]
-    )
-    logits = _forward_logits(model, tiles, batch_size)
-    k = logits.shape[-1]
-    centres = logits.reshape(ny, nx, th, tw, k)[:, :, mh : mh + sh, mw : mw + sw]
-    return centres.transpose(0, 2, 1, 3, 4).reshape(ny * sh, nx * sw, k)[:height, :width]
-
-
-def _predict_logits(model, images, *, tile_size, overlap, batch_size) -> np.ndarray:
-    """Logits (N, H, W, K) of checked images (N, H, W, C); tiles them when needed (see :func:`predict`)."""
-    (height, width, _), _ = _check_model(model)
-    fixed = None not in (height, width)
-
-    if tile_size is None and fixed and images.shape[1:3] != (height, width):
-        tile_size = (height, width)
-    if tile_size is None:
-        if overlap is not None:
-            raise ValueError(
-                "`overlap` needs `tile_size` (or a model whose fixed input size "
-                f"differs from the images'). Received: overlap={overlap}, tile_size=None"
-            )
-        try:
-            logits = _forward_logits(model, images, batch_size)
-        except (ValueError, tf.errors.InvalidArgumentError) as exc:
-            raise ValueError(
-                f"`images` of size {images.shape[1]}x{images.shape[2]} do not fit the model "
-                f"(a U-Net of depth d needs sizes divisible by 2**d); pass tile_size=. "
-                f"Keras said: {str(exc).splitlines()[0]}"
-            ) from None
-    else:
-        tile, overlap = _check_tiling(tile_size, overlap)
-        if fixed and tile != (height, width):
-            raise ValueError(
-                f"`tile_size` must equal the model's fixed input size ({height}, {width}). "
-                f"Received: tile_size={tile_size}"
-            )
-        logits = np.stack(
-            [_tiled_logits(model, image, tile, overlap, batch_size) for image in images]
-        )
-    return logits
-
-
-def predict(
-    model,
-    images,
-    *,
-    tile_size=None,
-    overlap=None,
-    batch_size=16,
-    return_probabilities=False,
-):
-    """Label maps (and class probabilities) for images of any size.
-
-    Images of the model's input size go through the model in batches. Other
-    sizes, or any size when ``tile_size`` is given, are segmented by
-    **overlap-tiling** (Ronneberger et al., 2015), one image at a time:
-
-    1. the image is padded by reflection by ``m = overlap // 2`` pixels (plus
-       what is needed to fill the last tile) on each side;
-    2. tiles of ``tile_size`` are cut with stride ``s = tile_size - overlap``,
-       so neighbouring tiles overlap by ``overlap`` pixels;
-    3. of each tile's logits only the centre ``s x s`` is kept (the margin,
-       where the network saw padding instead of image, is thrown away) and the
-       centres are laid side by side.
-
-    A fully convolutional network is (away from padding) translation
-    equivariant for shifts that are multiples of its total downsampling
-    factor ``2**depth``. So when ``m`` and ``s`` are multiples of it and ``m`` is
-    at least the radius of the receptive field, the tiled logits equal the
-    untiled ones; with smaller margins they differ only slightly and there is
-    still no seam, since every kept pixel lies ``m`` pixels inside its tile.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Maps ``(N, h, w, C)`` images to ``(N, h, w, K)`` logits.
-    images : ndarray of shape (N, H, W, C) or (H, W, C)
-        Float images, already normalised as the model expects.
-    tile_size : int or (int, int), optional
-        Tile size ``(t_h, t_w)``. Default: the model's input size when it is
-        fixed and differs from the images' size; otherwise no tiling. A model
-        with a fixed input size only accepts that tile size.
-    overlap : int or (int, int), optional
-        Even overlap of neighbouring tiles, ``0 <= overlap < tile_size``.
-        Default: a quarter of the tile, rounded down to an even number
-        (16 pixels for 64-pixel tiles).
-    batch_size : int
-        Images (or tiles) per forward pass.
-    return_probabilities : bool
-        Also return the softmax of the logits.
-
-    Returns
-    -------
-    labels : ndarray of shape (N, H, W) (or (H, W)), uint8
-        ``argmax`` of the logits over the classes.
-    probabilities : ndarray of shape (N, H, W, K) (or (H, W, K)), float32
-        Only with ``return_probabilities=True``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from seglearn.models import unet
-    >>> model = unet(input_shape=(16, 16, 1), num_classes=2, depth=1, base_filters=4)
-    >>> image = np.random.default_rng(0).random((40, 24, 1), dtype=np.float32)
-    >>> predict(model, image).shape
-    (40, 24)
-    >>> labels, probs = predict(model, image[None], return_probabilities=True)
-    >>> probs.shape, bool(np.allclose(probs.sum(axis=-1), 1, atol=1e-5))
-    ((1, 40, 24, 2), True)
-    """
-    (height, width, _), num_classes = _check_model(model)
-    if num_classes > 256:
-        raise ValueError(f"`model` must have at most 256 classes for uint8 labels. Received: {num_classes}")
-    single = np.ndim(images) == 3
-    images = _check_images(images[None] if single else images, model)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    return_probabilities = check_bool(return_probabilities, "return_probabilities")
-    logits = _predict_logits(model, images, tile_size=tile_size, overlap=overlap, batch_size=batch_size)
-    labels = np.argmax(logits, axis=-1).astype(np.uint8)
-    if single:
-        labels, logits = labels[0], logits[0]
-    if not return_probabilities:
-        return labels
-    probabilities = np.asarray(keras.ops.softmax(logits, axis=-1), dtype=np.float32)
-    return labels, probabilities
-
-
-# ---------------------------------------------------------------------------
-# evaluate
-# ---------------------------------------------------------------------------
-
-
-def _mean_present(scores: np.ndarray) -> float:
-    """Mean over the classes that have a score (not NaN), as metrics.mean_iou."""
-    present = ~np.isnan(scores)
-    return float(scores[present].mean()) if present.any() else float("nan")
-
-
-def evaluate(model, images, masks, *, num_classes=None, batch_size=16, tile_size=None,
-             overlap=None, ignore_index=None):
-    """Score a model's label maps against true masks with :mod:`seglearn.metrics`.
-
-    One confusion matrix ``cm`` (rows true, columns predicted) is accumulated
-    over all pixels of all images; every score is derived from it:
-    ``IoU_c = TP_c / (TP_c + FP_c + FN_c)``, ``Dice_c = 2 TP_c / (2 TP_c + FP_c + FN_c)``,
-    pixel accuracy ``= trace(cm) / sum(cm)``. The means are over the classes
-    that occur in the true or predicted maps (the others are NaN).
-
-    Parameters
-    ----------
-    model : keras.Model
-        Maps ``(N, H, W, C)`` images to ``(N, H, W, K)`` logits.
-    images : ndarray of shape (N, H, W, C)
-        Float images, normalised as the model expects.
-    masks : int ndarray of shape (N, H, W)
-        True class ids in ``[0, K)`` (or ``ignore_index``).
-    num_classes : int, optional
-        Expected number of classes; when given, a model with a different
-        number of outputs is refused (a model trained on other data).
-    batch_size, tile_size, overlap
-        Passed to :func:`predict`.
-    ignore_index : int, optional
-        Mask value of pixels that are not scored.
-
-    Returns
-    -------
-    dict
-        ``"mean_iou"``, ``"mean_dice"``, ``"pixel_accuracy"`` (floats),
-        ``"iou"``, ``"dice"`` (ndarrays of shape (K,), NaN for absent classes),
-        ``"confusion_matrix"`` (int64 ndarray (K, K)) and ``"num_pixels"`` (int).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from seglearn.models import unet
-    >>> model = unet(input_shape=(16, 16, 1), num_classes=2, depth=1, base_filters=4)
-    >>> rng = np.random.default_rng(0)
-    >>> result = evaluate(model, rng.random((2, 16, 16, 1)), rng.integers(0, 2, (2, 16, 16)))
-    >>> result["confusion_matrix"].sum() == result["num_pixels"] == 2 * 16 * 16
-    True
-    """
-    _, k = _check_model(model)
-    if num_classes is not None and check_positive_int(num_classes, "num_classes") != k:
-        raise ValueError(
-            f"`model` must output num_classes={num_classes} classes, but it outputs {k}. "
-            f"Received: model with output_shape={model.output_shape}"
-        )
-    images = _check_images(images, model)
-    masks = check_masks(masks, images.shape)
-    masks = check_labels(masks, "masks", k, ignore_index=ignore_index)
-    predicted = predict(model, images, tile_size=tile_size, overlap=overlap, batch_size=batch_size)
-    cm = metrics.confusion_matrix(masks, predicted, k, ignore_index=ignore_index)
-    iou = metrics.iou_from_confusion(cm)
-    dice = metrics.dice_from_confusion(cm)
-    return {
-        "mean_iou": _mean_present(iou),
-        "iou": iou,
-        "mean_dice": _mean_present(dice),
-        "dice": dice,
-        "pixel_accuracy": metrics.accuracy_from_confusion(cm),
-        "confusion_matrix": cm,
-        "num_pixels": int(cm.sum()),
-    }
-
-
-# ---------------------------------------------------------------------------
-# save and load
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What is needed to use a saved model besides its weights.
-
-    Attributes
-    ----------
-    class_names : tuple of str
-        Name of each class; index = class id = output channel.
-    input_size : (int, int)
-        The (H, W) the model was trained on (the tile size for larger images).
-    channels : int
-        Image channels the model takes (1 grey, 3 RGB).
-    normalisation : dict
-        ``{"mean": m, "std": s}`` (floats or one per channel): the model's
-        input is ``(x - m) / s`` for images ``x`` scaled to ``[0, 1]``.
-    """
-
-    class_names: tuple
-    input_size: tuple
-    channels: int
-    normalisation: dict = field(default_factory=lambda: {"mean": 0.0, "std": 1.0})
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes, ``len(class_names)``."""
-        return len(self.class_names)
-
-    def prepare(self, images) -> np.ndarray:
-        """Scale images to ``[0, 1]`` (uint8 / 255, uint16 / 65535) and apply the normalisation.
-
-        Parameters
-        ----------
-        images : ndarray of shape (..., H, W, channels)
-            uint8 or uint16 images, or float images in ``[0, 1]``.
-
-        Returns
-        -------
-        ndarray, float32, same shape
-        """
-        images = np.asarray(images)
-        if images.dtype.kind == "u":
-            images = to_unit_float(images)
-        images = check_array(images, "images", ndim=(3, 4), layout="(N, H, W, C)", dtype=np.float32)
-        if images.shape[-1] != self.channels:
-            raise ValueError(
-                f"`images` must have {self.channels} channels, as the model's input. "
-                f"Received: images={describe(images)}"
-            )
-        mean = np.asarray(self.normalisation["mean"], dtype=np.float32)
-        std = np.asarray(self.normalisation["std"], dtype=np.float32)
-        return ((images - mean) / std).astype(np.float32)
-
-    def to_json(self) -> dict:
-        return {
-            "format": _FORMAT,
-            "version": _FORMAT_VERSION,
-            "class_names": list(self.class_names),
-            "input_size": list(self.input_size),
-            "channels": self.channels,
-            "normalisation": self.normalisation,
-        }
-
-
-def _check_normalisation(normalisation, channels) -> dict:
-    if normalisation is None:
-        return {"mean": 0.0, "std": 1.0}
-    if not isinstance(normalisation, Mapping) or set(normalisation) != {"mean", "std"}:
-        raise ValueError(
-            "`normalisation` must be a dict with the keys 'mean' and 'std'. "
-            f"Received: normalisation={describe(normalisation)}"
-        )
-    out = {}
-    for key in ("mean", "std"):
-        value = check_array(normalisation[key], "normalisation", ndim=(0, 1), dtype=np.float64)
-        if value.ndim == 1 and value.shape != (channels,):
-            raise ValueError(
-                f"`normalisation` {key!r} must be one number or {channels} (one per channel). "
-                f"Received: normalisation={describe(normalisation)}"
-            )
-        if key == "std" and np.any(value <= 0):
-            raise ValueError(f"`normalisation` 'std' must be > 0. Received: normalisation={describe(normalisation)}")
-        out[key] = value.tolist()
-    return out
-
-
-def _check_info(model, info: ModelInfo, source: str) -> None:
-    (height, width, channels), k = _check_model(model)
-    if info.num_classes != k:
-        raise ValueError(
-            f"{source}: the model outputs {k} classes but {info.num_classes} class names "
-            f"are given ({', '.join(info.class_names)})"
-        )
-    if channels != info.channels:
-        raise ValueError(f"{source}: the model takes {channels} channels, the metadata says {info.channels}")
-    if None not in (height, width) and (height, width) != tuple(info.input_size):
-        raise ValueError(
-            f"{source}: the model's input size is {height}x{width}, the metadata says "
-            f"{info.input_size[0]}x{info.input_size[1]}"
-        )
-
-
-def save_model(model, path, *, class_names, input_size=None, normalisation=None) -> Path:
-    """Save a model and its metadata in one ``.keras`` file.
-
-    The file is Keras' own archive (``model.save``) with one more member,
-    ``seglearn.json``, holding a :class:`ModelInfo`; ``keras.models.load_model``
-    still reads it, and :func:`load_model` reads both parts and checks them
-    against each other.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A segmentation model (``(N, H, W, K)`` logits).
-    path : str or Path
-        Target file, ending with ``.keras``; parent folders are created.
-    class_names : sequence of str
-        One name per output channel, index = class id.
-    input_size : (int, int), optional
-        The training size; default the model's input size (required when it
-        is None).
-    normalisation : dict, optional
-        ``{"mean": m, "std": s}`` applied to ``[0, 1]`` images before the model;
-        default identity ``{"mean": 0.0, "std": 1.0}``.
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    (height, width, channels), k = _check_model(model)
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"`path` must end with '.keras'. Received: path={str(path)!r}")
-    if isinstance(class_names, str) or not isinstance(class_names, Sequence) or not all(
-        isinstance(name, str) for name in class_names
-    ):
-        raise TypeError(f"`class_names` must be a sequence of str. Received: class_names={describe(class_names)}")
-    if len(class_names) != k:
-        raise ValueError(
-            f"`class_names` must have one name per model output ({k}). "
-            f"Received: class_names={describe(list(class_names))}"
-        )
-    if input_size is None:
-        if None in (height, width):
-            raise ValueError(
-                "`input_size` is required for a model whose input size is None. Received: input_size=None"
-            )
-        input_size = (height, width)
-    info = ModelInfo(
-        class_names=tuple(class_names),
-        input_size=check_int_pair(input_size, "input_size"),
-        channels=channels,
-        normalisation=_check_normalisation(normalisation, channels),
-    )
-    _check_info(model, info, "save_model")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(METADATA_NAME, json.dumps(info.to_json(), indent=2))
-    return path
-
-
-def load_model(path):
-    """Load a model saved by :func:`save_model`, and check it.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.keras`` file written by :func:`save_model`.
-
-    Returns
-    -------
-    model : keras.Model
-        The model, not compiled (:func:`train` compiles it).
-    info : ModelInfo
-        Class names, input size, channels and normalisation.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is not a ``.keras`` archive, has no seglearn metadata, or
-        the metadata does not match the model (number of classes, channels,
-        input size).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"`path` must be an existing .keras file. Received: path={str(path)!r}")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"`path` must be a .keras model file (a zip archive). Received: path={str(path)!r}")
-    with zipfile.ZipFile(path) as archive:
-        if METADATA_NAME not in archive.namelist():
-            raise ValueError(
-                f"{path} has no {METADATA_NAME}: it was not saved by seglearn.training.save_model "
-                "(load it with keras.models.load_model and save it with save_model)"
-            )
-        try:
-            meta = json.loads(archive.read(METADATA_NAME))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: {METADATA_NAME} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"{path}: {METADATA_NAME} is not seglearn model metadata of version {_FORMAT_VERSION}")
-    try:
-        channels = check_positive_int(meta["channels"], "channels")
-        info = ModelInfo(
-            class_names=tuple(str(name) for name in meta["class_names"]),
-            input_size=check_int_pair(meta["input_size"], "input_size"),
-            channels=channels,
-            normalisation=_check_normalisation(meta["normalisation"], channels),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: invalid {METADATA_NAME} ({exc})") from None
-    model = keras.models.load_model(path, compile=False, safe_mode=True)  # never run code from the file
-    _check_info(model, info, str(path))
-    return model, info

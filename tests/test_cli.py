@@ -108,10 +108,10 @@ def test_no_command_prints_help_and_fails(capsys):
 
 
 def test_train_writes_a_model_with_metadata(folder_model):
-    from seglearn import training
+    from seglearn import saving
 
     _, model_path = folder_model
-    model, info = training.load_model(model_path)
+    model, info = saving.load_model(model_path)
     assert info.class_names == ("background", "foreground")
     assert info.input_size == (32, 32) and info.channels == 3
     assert model.output_shape == (None, 32, 32, 2)
@@ -160,10 +160,10 @@ def test_predict_writes_masks_and_overlays(folder_model, tmp_path, capsys):
 def test_a_16_bit_image_predicts_the_same_through_the_cli_load_folder_and_predict(folder_model, tmp_path, capsys):
     # Issue 18: one image reader. A 16-bit grey image with values far above 255 used to be
     # clipped to 8 bits by the CLI (Pillow's convert("L")) while load_folder divides by 65535.
-    from seglearn import datasets, training
+    from seglearn import datasets, inference, saving
 
     _, model_path = folder_model
-    model, info = training.load_model(model_path)
+    model, info = saving.load_model(model_path)
     rng = np.random.default_rng(1)
     pixels = (rng.random((32, 32)) ** 2 * 65535).astype(np.uint16)
     folder = tmp_path / "deep"
@@ -173,7 +173,7 @@ def test_a_16_bit_image_predicts_the_same_through_the_cli_load_folder_and_predic
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "masks" / "deep.png")
     images, _ = datasets.load_folder(folder / "images", folder / "masks")
     np.testing.assert_allclose(images[0, ..., 0], pixels / 65535, atol=1e-6)
-    expected = training.predict(model, info.prepare(images[0]))
+    expected = inference.predict(model, info.prepare(images[0]))
     # ModelInfo.prepare scales the raw uint16 pixels by the same one conversion
     np.testing.assert_allclose(info.prepare(np.repeat(pixels[..., None], 3, axis=-1)), info.prepare(images[0]), atol=1e-6)
     status, _, err = run(capsys, "predict", "--model", model_path, "--out", tmp_path / "out",
@@ -275,7 +275,7 @@ def test_installed_console_script(tmp_path):
 
 
 def test_train_crops_large_folder_images_within_a_time_budget(tmp_path, capsys):
-    from seglearn import training
+    from seglearn import saving
 
     data = write_folder(tmp_path / "data", n=6, size=48)
     out = tmp_path / "cropped.keras"
@@ -284,7 +284,7 @@ def test_train_crops_large_folder_images_within_a_time_budget(tmp_path, capsys):
     assert status == 0
     assert "random 16x16 crops" in stdout and "at most 3 s" in stdout
     assert "ETA" in stdout, "the progress bar shows the time left"
-    model, info = training.load_model(out)
+    model, info = saving.load_model(out)
     assert tuple(info.input_size) == (16, 16)
     # the model still segments whole images (tiles)
     status, stdout, _ = run(capsys, "evaluate", "--model", out, "--data", data)

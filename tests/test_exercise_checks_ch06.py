@@ -288,7 +288,7 @@ AWARDS = {
 
 
 def _test_scores(namespace):
-    """What ``training.evaluate`` reports for a model that errs as trained U-Nets do, without training one.
+    """What ``inference.evaluate`` reports for a model that errs as trained U-Nets do, without training one.
 
     The predictions are the test masks moved one pixel to the right and down (errors along
     every contour), with the triangles' inner pixels taken for squares (one class clearly the

@@ -29,22 +29,22 @@ def test_keras_without_the_known_safe_mode_bypasses_is_required(root):
 
 
 def test_seglearn_loads_model_files_in_safe_mode():
-    from seglearn import training
+    from seglearn import saving
 
-    assert "safe_mode=True" in inspect.getsource(training.load_model)
+    assert "safe_mode=True" in inspect.getsource(saving.load_model)
 
 
 @pytest.mark.tf
 def test_a_model_file_that_would_run_code_is_refused(tmp_path):
     keras = pytest.importorskip("keras")
-    from seglearn import training
+    from seglearn import saving
 
     inputs = keras.Input((8, 8, 3))
     doubled = keras.layers.Lambda(lambda t: t * 2.0)(inputs)  # a Python lambda: code in the file
     model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(doubled))
-    path = training.save_model(model, tmp_path / "student.keras", class_names=["background", "nucleus"])
+    path = saving.save_model(model, tmp_path / "student.keras", class_names=["background", "nucleus"])
     with pytest.raises(ValueError, match="safe_mode"):
-        training.load_model(path)
+        saving.load_model(path)
 
 
 def test_log_records_not_signed_by_the_plugin_are_dropped(tmp_path):

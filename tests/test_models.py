@@ -269,8 +269,8 @@ def test_set_trainable_freezes_by_prefix(tiny_fcn):
 def test_fused_batch_norm_models_predict_with_any_activation(activation):
     # TensorFlow's remapper cannot fuse a fused batch norm with tanh after a convolution;
     # inference therefore uses Keras' own batch norm (this raised UnimplementedError once).
-    from seglearn import training
+    from seglearn import inference
 
     model = models.unet((16, 16, 1), 2, depth=1, base_filters=2, activation=activation)
     images = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
-    assert training.predict(model, images).shape == (2, 16, 16)
+    assert inference.predict(model, images).shape == (2, 16, 16)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seglearn import metrics, models, training
+from seglearn import _engine, inference, metrics, models, saving, training
 
 pytestmark = pytest.mark.tf
 
@@ -66,12 +66,12 @@ def test_a_second_model_of_the_same_architecture_reuses_the_traced_step():
     images, masks = threshold_data(8)
     first = training.train(lambda: tiny_unet(base_filters=3), (images, masks), epochs=1, batch_size=4, verbose=0)
     before = [w.copy() for w in first.model.get_weights()]
-    engine = training._engine(first.model)
+    engine = _engine._engine_for(first.model)
     (step, _), = engine._steps.values()
     assert step.experimental_get_tracing_count() == 1
     second = training.train(lambda: tiny_unet(base_filters=3), (images, masks), epochs=2, batch_size=4,
                             seed=1, verbose=0)
-    assert training._engine(second.model) is engine
+    assert _engine._engine_for(second.model) is engine
     assert step.experimental_get_tracing_count() == 1, "the second model must not trace the step again"
     # the step trained the second model's variables, not the first model's (the traced template)
     assert all(np.array_equal(a, b) for a, b in zip(before, first.model.get_weights()))
@@ -79,7 +79,7 @@ def test_a_second_model_of_the_same_architecture_reuses_the_traced_step():
     # another setting of a layer is another architecture
     other = training.train(lambda: tiny_unet(base_filters=3), (images, masks), epochs=1, batch_size=4,
                            bn_momentum=0.5, verbose=0)
-    assert training._engine(other.model) is not engine
+    assert _engine._engine_for(other.model) is not engine
 
 
 def test_a_fresh_segmentation_loss_per_run_reuses_the_traced_step():
@@ -88,7 +88,7 @@ def test_a_fresh_segmentation_loss_per_run_reuses_the_traced_step():
     images, masks = threshold_data(8)
     run = training.train(lambda: tiny_unet(base_filters=5), (images, masks), epochs=1, batch_size=4,
                          loss=training.segmentation_loss("focal", 2), verbose=0)
-    engine = training._engine(run.model)
+    engine = _engine._engine_for(run.model)
     training.train(lambda: tiny_unet(base_filters=5), (images, masks), epochs=1, batch_size=4,
                    loss=training.segmentation_loss("focal", 2), verbose=0)
     assert len(engine._steps) == 1
@@ -333,7 +333,7 @@ def test_evaluate_on_a_hand_worked_example():
     # Dice: 2/3, 2/4 = 1/2, 0; means over the 3 classes that occur
     truth = np.array([[[0, 1], [1, 1]]])
     predicted = np.array([[[0, 0], [1, 2]]])
-    result = training.evaluate(label_model(3), one_hot_images(predicted, 3), truth)
+    result = inference.evaluate(label_model(3), one_hot_images(predicted, 3), truth)
     np.testing.assert_array_equal(result["confusion_matrix"], [[1, 0, 0], [1, 1, 1], [0, 0, 0]])
     np.testing.assert_allclose(result["iou"], [1 / 2, 1 / 3, 0])
     np.testing.assert_allclose(result["dice"], [2 / 3, 1 / 2, 0])
@@ -349,7 +349,7 @@ def test_evaluate_equals_seglearn_metrics_on_controlled_predictions():
     truth = rng.integers(0, k, (5, 12, 12))
     predicted = np.where(rng.random(truth.shape) < 0.7, truth, rng.integers(0, k, truth.shape))
     predicted[predicted == 3] = 2  # class 3 is never predicted
-    result = training.evaluate(label_model(k), one_hot_images(predicted, k), truth, num_classes=k)
+    result = inference.evaluate(label_model(k), one_hot_images(predicted, k), truth, num_classes=k)
     np.testing.assert_array_equal(result["confusion_matrix"], metrics.confusion_matrix(truth, predicted, k))
     np.testing.assert_allclose(result["iou"], metrics.iou_per_class(truth, predicted, k))
     np.testing.assert_allclose(result["dice"], metrics.dice_per_class(truth, predicted, k))
@@ -361,7 +361,7 @@ def test_evaluate_equals_seglearn_metrics_on_controlled_predictions():
 def test_evaluate_leaves_absent_classes_out_and_ignores_pixels():
     truth = np.array([[[0, 0], [1, 255]]])
     predicted = np.array([[[0, 0], [1, 1]]])
-    result = training.evaluate(label_model(3), one_hot_images(predicted, 3), truth, ignore_index=255)
+    result = inference.evaluate(label_model(3), one_hot_images(predicted, 3), truth, ignore_index=255)
     assert np.isnan(result["iou"][2]) and result["mean_iou"] == 1.0
     assert result["num_pixels"] == 3
 
@@ -370,13 +370,13 @@ def test_evaluate_rejects_mismatches():
     model = label_model(3)
     images = one_hot_images(np.zeros((1, 4, 4), int), 3)
     with pytest.raises(ValueError, match="num_classes=5"):
-        training.evaluate(model, images, np.zeros((1, 4, 4), int), num_classes=5)
+        inference.evaluate(model, images, np.zeros((1, 4, 4), int), num_classes=5)
     with pytest.raises(ValueError, match=r"masks.*class ids in \[0, 3\)"):
-        training.evaluate(model, images, np.full((1, 4, 4), 3))
+        inference.evaluate(model, images, np.full((1, 4, 4), 3))
     with pytest.raises(ValueError, match="masks.*shape"):
-        training.evaluate(model, images, np.zeros((1, 4, 5), int))
+        inference.evaluate(model, images, np.zeros((1, 4, 5), int))
     with pytest.raises(ValueError, match="images.*3 channels"):
-        training.evaluate(model, images[..., :2], np.zeros((1, 4, 4), int))
+        inference.evaluate(model, images[..., :2], np.zeros((1, 4, 4), int))
 
 
 # ---------------------------------------------------------------------------
@@ -387,19 +387,19 @@ def test_evaluate_rejects_mismatches():
 def test_predict_shapes_types_and_probabilities():
     model = tiny_unet(num_classes=3)
     images, _ = threshold_data(3)
-    labels, probs = training.predict(model, images, return_probabilities=True)
+    labels, probs = inference.predict(model, images, return_probabilities=True)
     assert labels.shape == (3, 16, 16) and labels.dtype == np.uint8
     assert probs.shape == (3, 16, 16, 3) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-5)  # float32 softmax
     np.testing.assert_array_equal(labels, probs.argmax(axis=-1))
-    np.testing.assert_array_equal(training.predict(model, images[1]), labels[1])
+    np.testing.assert_array_equal(inference.predict(model, images[1]), labels[1])
 
 
 def test_predict_with_controlled_logits():
     truth = np.random.default_rng(0).integers(0, 3, (2, 10, 14))
-    np.testing.assert_array_equal(training.predict(label_model(3), one_hot_images(truth, 3)), truth)
+    np.testing.assert_array_equal(inference.predict(label_model(3), one_hot_images(truth, 3)), truth)
     # tiling a model without context changes nothing, whatever the tile
-    tiled = training.predict(label_model(3), one_hot_images(truth, 3), tile_size=(6, 4), overlap=2)
+    tiled = inference.predict(label_model(3), one_hot_images(truth, 3), tile_size=(6, 4), overlap=2)
     np.testing.assert_array_equal(tiled, truth)
 
 
@@ -422,11 +422,11 @@ def sharp_unets():
 def test_tiled_prediction_equals_untiled_prediction_in_the_interior(sharp_unets):
     flexible, _ = sharp_unets
     image = np.random.default_rng(0).random((1, 96, 128, 1), dtype=np.float32)
-    _, untiled = training.predict(flexible, image, return_probabilities=True)
+    _, untiled = inference.predict(flexible, image, return_probabilities=True)
     # depth 2: receptive field 44 pixels (radius 22). A margin of 24 (overlap 48),
     # tile stride 32 and tile origins at multiples of 4 make every kept pixel
     # see exactly what it sees in the untiled image.
-    _, tiled = training.predict(flexible, image, tile_size=80, overlap=48, return_probabilities=True)
+    _, tiled = inference.predict(flexible, image, tile_size=80, overlap=48, return_probabilities=True)
     interior = (slice(None), slice(24, -24), slice(24, -24))
     # float32 convolutions on tiles of another size may sum in another order
     np.testing.assert_allclose(tiled[interior], untiled[interior], atol=1e-5)
@@ -447,9 +447,9 @@ def test_tiled_prediction_has_no_visible_seam(sharp_unets, overlap, seam_expecte
     # column, so a jump at a tile border would stand out.
     yy, xx = np.mgrid[0:160, 0:192] / 192.0
     image = (0.3 + 0.4 * xx + 0.2 * yy)[None, :, :, None].astype(np.float32)
-    _, untiled = training.predict(flexible, image, return_probabilities=True)
+    _, untiled = inference.predict(flexible, image, return_probabilities=True)
     # The fixed 64x64 model tiles automatically (default overlap 16).
-    _, tiled = training.predict(fixed, image, overlap=overlap, return_probabilities=True)
+    _, tiled = inference.predict(fixed, image, overlap=overlap, return_probabilities=True)
     stride = 64 - (16 if overlap is None else overlap)
     seams = np.arange(stride, 192, stride) - 1  # jump from column c-1 to c
     excess = np.abs(column_jumps(tiled[0])[seams] - column_jumps(untiled[0])[seams]).max()
@@ -461,19 +461,19 @@ def test_predict_rejects_bad_tiling():
     flexible = tiny_unet(num_classes=2)
     image = np.zeros((1, 32, 32, 1), np.float32)
     with pytest.raises(ValueError, match="overlap"):
-        training.predict(flexible, image, tile_size=16, overlap=3)
+        inference.predict(flexible, image, tile_size=16, overlap=3)
     with pytest.raises(ValueError, match="overlap"):
-        training.predict(flexible, image, tile_size=16, overlap=16)
+        inference.predict(flexible, image, tile_size=16, overlap=16)
     with pytest.raises(ValueError, match="tile_size"):
-        training.predict(flexible, image, tile_size=8)
+        inference.predict(flexible, image, tile_size=8)
     with pytest.raises(ValueError, match="tile_size"):
-        training.predict(flexible, image, tile_size=0)
+        inference.predict(flexible, image, tile_size=0)
     with pytest.raises(ValueError, match="overlap.*tile_size"):
-        training.predict(models.unet((None, None, 1), 2, depth=1, base_filters=2), image, overlap=4)
+        inference.predict(models.unet((None, None, 1), 2, depth=1, base_filters=2), image, overlap=4)
     with pytest.raises(ValueError, match="images.*2x2.*tile_size"):
-        training.predict(models.unet((None, None, 1), 2, depth=2, base_filters=2), image[:, :2, :2])
+        inference.predict(models.unet((None, None, 1), 2, depth=2, base_filters=2), image[:, :2, :2])
     with pytest.raises(ValueError, match="images.*4 dimensions"):
-        training.predict(flexible, image[0, 0])
+        inference.predict(flexible, image[0, 0])
 
 
 # ---------------------------------------------------------------------------
@@ -484,10 +484,10 @@ def test_predict_rejects_bad_tiling():
 def test_save_and_load_keep_predictions_and_metadata(tmp_path):
     model = tiny_unet(channels=3, num_classes=3)
     images = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
-    path = training.save_model(model, tmp_path / "m" / "model.keras", class_names=["bg", "a", "b"],
+    path = saving.save_model(model, tmp_path / "m" / "model.keras", class_names=["bg", "a", "b"],
                                normalisation={"mean": [0.5, 0.5, 0.5], "std": 0.25})
-    loaded, info = training.load_model(path)
-    assert info == training.ModelInfo(("bg", "a", "b"), (16, 16), 3, {"mean": [0.5, 0.5, 0.5], "std": 0.25})
+    loaded, info = saving.load_model(path)
+    assert info == saving.ModelInfo(("bg", "a", "b"), (16, 16), 3, {"mean": [0.5, 0.5, 0.5], "std": 0.25})
     assert info.num_classes == 3
     # same weights, same float32 arithmetic
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
@@ -502,17 +502,17 @@ def test_save_and_load_keep_predictions_and_metadata(tmp_path):
 def test_load_model_validates_the_file(tmp_path):
     model = tiny_unet(num_classes=2)
     with pytest.raises(FileNotFoundError, match="path"):
-        training.load_model(tmp_path / "missing.keras")
+        saving.load_model(tmp_path / "missing.keras")
     (tmp_path / "text.keras").write_text("not a zip")
     with pytest.raises(ValueError, match="zip"):
-        training.load_model(tmp_path / "text.keras")
+        saving.load_model(tmp_path / "text.keras")
     plain = tmp_path / "plain.keras"
     model.save(plain)
     with pytest.raises(ValueError, match="seglearn.json"):
-        training.load_model(plain)
+        saving.load_model(plain)
     # metadata that lies about the number of classes
     tampered = tmp_path / "tampered.keras"
-    training.save_model(model, tampered, class_names=["bg", "fg"])
+    saving.save_model(model, tampered, class_names=["bg", "fg"])
     with zipfile.ZipFile(tampered) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     meta = json.loads(members["seglearn.json"])
@@ -522,23 +522,23 @@ def test_load_model_validates_the_file(tmp_path):
         for name, data in members.items():
             archive.writestr(name, data)
     with pytest.raises(ValueError, match="outputs 2 classes but 3 class names"):
-        training.load_model(tampered)
+        saving.load_model(tampered)
 
 
 def test_save_model_rejects_bad_metadata(tmp_path):
     model = tiny_unet(num_classes=2)
     with pytest.raises(ValueError, match="path"):
-        training.save_model(model, tmp_path / "model.h5", class_names=["a", "b"])
+        saving.save_model(model, tmp_path / "model.h5", class_names=["a", "b"])
     with pytest.raises(ValueError, match="class_names"):
-        training.save_model(model, tmp_path / "m.keras", class_names=["a", "b", "c"])
+        saving.save_model(model, tmp_path / "m.keras", class_names=["a", "b", "c"])
     with pytest.raises(TypeError, match="class_names"):
-        training.save_model(model, tmp_path / "m.keras", class_names="ab")
+        saving.save_model(model, tmp_path / "m.keras", class_names="ab")
     with pytest.raises(ValueError, match="normalisation"):
-        training.save_model(model, tmp_path / "m.keras", class_names=["a", "b"], normalisation={"std": 0})
+        saving.save_model(model, tmp_path / "m.keras", class_names=["a", "b"], normalisation={"std": 0})
     with pytest.raises(ValueError, match="normalisation"):
-        training.save_model(model, tmp_path / "m.keras", class_names=["a", "b"],
+        saving.save_model(model, tmp_path / "m.keras", class_names=["a", "b"],
                             normalisation={"mean": 0, "std": 0})
     flexible = models.unet((None, None, 1), 2, depth=1, base_filters=2)
     with pytest.raises(ValueError, match="input_size"):
-        training.save_model(flexible, tmp_path / "m.keras", class_names=["a", "b"])
+        saving.save_model(flexible, tmp_path / "m.keras", class_names=["a", "b"])
     assert not (tmp_path / "m.keras").exists()
