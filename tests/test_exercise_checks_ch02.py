@@ -1,9 +1,11 @@
 """Chapter 02's checks accept the correct forms of each answer and reject the plausible wrong ones.
 
-Five checks: three output sizes, a horizontal edge kernel, one output pixel by hand, the
+Six checks: three output sizes, a horizontal edge kernel, one output pixel by hand, the
 convolution forward pass written as loops (compared with ``ops.conv2d`` and
-``keras.layers.Conv2D``; 2 of its 4 points when only the "valid" cases are right) and the
-convolution as one matrix product of ``ops.im2col``'s matrix. The chapter's cells up to the
+``keras.layers.Conv2D``; 2 of its 4 points when only the "valid" cases are right), a hidden
+check of that function on inputs the visible check leaves out (a stride larger than the
+kernel, a 1 x 1 kernel, a uint8 image) and the convolution as one matrix product of
+``ops.im2col``'s matrix. The chapter's cells up to the
 last exercise run in a few seconds (TensorFlow's start included).
 """
 
@@ -12,19 +14,19 @@ from exercise_harness import check_tests
 # --------------------------------------------------------------------------- convolution forward as a loop
 
 _LOOPS = '''
-x, kernel, bias = np.asarray(x, float), np.asarray(kernel, float), np.asarray(bias, float)
+{cast}
 n, h, w, c_in = x.shape
 k_h, k_w, _, c_out = kernel.shape
 s_h, s_w = (strides, strides) if np.ndim(strides) == 0 else strides
 if padding == "same":
     h_out, w_out = -(-h // s_h), -(-w // s_w)
-    p_h = max((h_out - 1) * s_h + k_h - h, 0)
-    p_w = max((w_out - 1) * s_w + k_w - w, 0)
+    p_h = {p_h}
+    p_w = {p_w}
     top, left = {top}, {left}
     x = np.pad(x, ((0, 0), (top, {bottom}), (left, {right}), (0, 0)))
 else:
     h_out, w_out = {valid_size}
-y = np.zeros((n, h_out, w_out, c_out))
+y = np.zeros((n, h_out, w_out, c_out){out_dtype})
 for b in range(n):
     for i in range(h_out):
         for j in range(w_out):
@@ -37,7 +39,9 @@ for b in range(n):
                 y[b, i, j, o] = total
 return y
 '''
-_LOOP_PARTS = dict(top="p_h // 2", left="p_w // 2", bottom="p_h - top", right="p_w - left",
+_LOOP_PARTS = dict(cast="x, kernel, bias = np.asarray(x, float), np.asarray(kernel, float), np.asarray(bias, float)",
+                   p_h="max((h_out - 1) * s_h + k_h - h, 0)", p_w="max((w_out - 1) * s_w + k_w - w, 0)",
+                   out_dtype="", top="p_h // 2", left="p_w // 2", bottom="p_h - top", right="p_w - left",
                    valid_size="(h - k_h) // s_h + 1, (w - k_w) // s_w + 1", start="bias[o]",
                    row="i * s_h + u", col="j * s_w + v", tap="u, v, c, o")
 
@@ -124,6 +128,14 @@ pixel = sum(x_ex[0, 1 + u, 3 + v, c] * kernel_ex[u, v, c, 0] for u in range(3) f
         "a window per output pixel, np.tensordot": _WINDOW_PER_PIXEL,
         "a shifted slice per kernel tap": _TAP_BY_TAP,
     },
+    # The hidden check (instructor only: removed by release, restored by grade --source) runs
+    # the same function on inputs the visible check leaves out.
+    "convolution forward on other inputs": {
+        "instructor": None,
+        "seven loops": _loops(),
+        "a window per output pixel, np.tensordot": _WINDOW_PER_PIXEL,
+        "a shifted slice per kernel tap": _TAP_BY_TAP,
+    },
     "convolution as one matrix product": {
         "instructor": None,
         "(kernel rows)^T @ cols": _matmul(),
@@ -166,6 +178,15 @@ WRONG_ANSWERS = {
         "kernel channel axes transposed": (_loops(tap="u, v, o, c"), "kernel's axes may be mixed up"),
         "stride left out of the window's position": (_loops(row="i + u", col="j + v"), r"i\*s_h \+ u"),
         "ops.conv2d called": ("return ops.conv2d(x, kernel, bias, strides=strides, padding=padding)", "calls"),
+    },
+    # Each passes the visible check (P >= 0 and float inputs in all its cases) and fails the hidden one.
+    "convolution forward on other inputs": {
+        "'same' padding P without max(P, 0)": (
+            _loops(p_h="(h_out - 1) * s_h + k_h - h", p_w="(w_out - 1) * s_w + k_w - w"),
+            r"stride larger than the kernel.*raised"),
+        "the output keeps the image's dtype": (
+            _loops(cast="kernel, bias = np.asarray(kernel, float), np.asarray(bias, float)", out_dtype=", dtype=x.dtype"),
+            r"8-bit image.*the output is uint8"),
     },
     "convolution as one matrix product": {
         "product reshaped without moving the channels": (

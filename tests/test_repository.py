@@ -84,14 +84,15 @@ def test_notebook_layout(path):
 
 
 def _checks(cells):
-    return [c for c in cells if c["cell_type"] == "code" and _source(c).startswith("# CHECK:")]
+    """The check cells, public (``# CHECK:``) and instructor-only (``# HIDDEN CHECK:``)."""
+    return [c for c in cells if c["cell_type"] == "code" and _source(c).startswith(("# CHECK:", "# HIDDEN CHECK:"))]
 
 
-_CHECK_HEADER = re.compile(r"# CHECK: (.+) \((\d+) points?\)")
+_CHECK_HEADER = re.compile(r"# (?:HIDDEN )?CHECK: (.+) \((\d+) points?\)")
 
 
 def _check_headers(cells):
-    """(name, points) of each check cell, read from its ``# CHECK: <name> (<points> points)`` line."""
+    """(name, points) of each check cell, read from its ``# [HIDDEN ]CHECK: <name> (<points> points)`` line."""
     return [(m.group(1), int(m.group(2))) for m in (_CHECK_HEADER.fullmatch(_source(c).splitlines()[0])
                                                     for c in _checks(cells)) if m]
 
