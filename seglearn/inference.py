@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from seglearn import metrics
+from seglearn import metrics, ops
 from seglearn._engine import _forward_logits
 from seglearn._validation import (
     check_bool,
@@ -190,7 +189,7 @@ def predict(
         labels, logits = labels[0], logits[0]
     if not return_probabilities:
         return labels
-    probabilities = np.asarray(keras.ops.softmax(logits, axis=-1), dtype=np.float32)
+    probabilities = ops.softmax(logits, axis=-1).astype(np.float32, copy=False)
     return labels, probabilities
 
 
