@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _geometry as geom
 from . import losses, ops
 from ._validation import check_array, check_real, describe
 
@@ -122,11 +123,11 @@ def conv2d_backward(x, kernel, grad_output, *, strides=1, padding="valid", dilat
     >>> db
     array([4.])
     """
-    x, kernel, _, geo = ops._conv_args(x, kernel, None, strides, padding, dilation_rate)
+    x, kernel, _, geo = geom.conv_args(x, kernel, None, strides, padding, dilation_rate)
     n, c_out = x.shape[0], kernel.shape[3]
     g = _check_grad_output(grad_output, (n, *geo.out_hw, c_out), x.dtype, "conv2d")
     x, kernel = x.astype(g.dtype, copy=False), kernel.astype(g.dtype, copy=False)
-    xp = ops._pad(x, geo.pads, 0)
+    xp = geom.pad_border(x, geo.pads, 0)
     dxp = np.zeros_like(xp)
     dkernel = np.empty_like(kernel)
     g_rows = g.reshape(-1, c_out)  # (N H_out W_out, C_out)
@@ -189,9 +190,9 @@ def max_pool2d_backward(x, grad_output, pool_size=2, *, strides=None, padding="v
     array([[0., 5.],
            [0., 0.]])
     """
-    x, geo = ops._pool_args(x, pool_size, strides, padding)
+    x, geo = geom.pool_args(x, pool_size, strides, padding)
     g = _check_grad_output(grad_output, (x.shape[0], *geo.out_hw, x.shape[3]), x.dtype, "max_pool2d")
-    xp = ops._pad(x.astype(g.dtype, copy=False), geo.pads, -np.inf)
+    xp = geom.pad_border(x.astype(g.dtype, copy=False), geo.pads, -np.inf)
     # Find the winning tap of every window: scan the taps in row-major order and
     # keep the first maximum (a later tap must be strictly larger to take over).
     best = winner = None
@@ -244,11 +245,11 @@ def avg_pool2d_backward(x, grad_output, pool_size=2, *, strides=None, padding="v
     array([[2., 2.],
            [2., 2.]])
     """
-    x, geo = ops._pool_args(x, pool_size, strides, padding)
+    x, geo = geom.pool_args(x, pool_size, strides, padding)
     g = _check_grad_output(grad_output, (x.shape[0], *geo.out_hw, x.shape[3]), x.dtype, "avg_pool2d")
     (h, w), (ho, wo) = x.shape[1:3], geo.out_hw
-    count_h = ops._window_counts(h, geo.pads[0][0], geo.window[0], geo.strides[0], ho)
-    count_w = ops._window_counts(w, geo.pads[1][0], geo.window[1], geo.strides[1], wo)
+    count_h = geom.window_counts(h, geo.pads[0][0], geo.window[0], geo.strides[0], ho)
+    count_w = geom.window_counts(w, geo.pads[1][0], geo.window[1], geo.strides[1], wo)
     share = g / (count_h[:, None] * count_w[None, :])[:, :, None].astype(g.dtype)
     dxp = np.zeros((x.shape[0], h + sum(geo.pads[0]), w + sum(geo.pads[1]), x.shape[3]), g.dtype)
     for _, _, rows, cols in _taps(geo):

@@ -65,13 +65,13 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import ThreadpoolController
 
+from seglearn import _geometry as geom
 from seglearn._validation import (
     check_array,
     check_axis,
     check_axis_size,
     check_choice,
     check_int_pair,
-    check_not_empty,
     check_padding,
     check_positive_int,
     check_real,
@@ -209,13 +209,6 @@ def _parallel_for(task, items, workers: int) -> None:
 # --------------------------------------------------------------------------
 
 
-def _same_pad(size: int, window: int, stride: int) -> tuple[int, int]:
-    """TensorFlow's "same" padding (before, after) along one axis."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + window - size, 0)
-    return total // 2, total - total // 2
-
-
 def same_padding(size, kernel_size, strides=1, dilation_rate=1):
     """Padding that TensorFlow adds along one axis for ``padding="same"``.
 
@@ -252,7 +245,7 @@ def same_padding(size, kernel_size, strides=1, dilation_rate=1):
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     strides = check_positive_int(strides, "strides")
     dilation_rate = check_positive_int(dilation_rate, "dilation_rate")
-    return _same_pad(size, dilation_rate * (kernel_size - 1) + 1, strides)
+    return geom.same_pad(size, dilation_rate * (kernel_size - 1) + 1, strides)
 
 
 def conv_output_size(size, kernel_size, strides=1, padding="valid", dilation_rate=1):
@@ -340,31 +333,6 @@ def conv_output_size(size, kernel_size, strides=1, padding="valid", dilation_rat
     return (size + 2 * pad - window) // strides + 1
 
 
-def _pads(padding, size_hw, window_hw, strides_hw):
-    """((top, bottom), (left, right)) for a checked ``padding``."""
-    if padding == "valid":
-        return ((0, 0), (0, 0))
-    if padding == "same":
-        return tuple(_same_pad(n, k, s) for n, k, s in zip(size_hw, window_hw, strides_hw))
-    return tuple((p, p) for p in padding)
-
-
-def _pad(x: np.ndarray, pads, value) -> np.ndarray:
-    """Pad H and W of a contiguous NHWC array with ``value`` (no copy if no padding)."""
-    (top, bottom), (left, right) = pads
-    if not (top or bottom or left or right):
-        return np.ascontiguousarray(x)
-    n, h, w, c = x.shape
-    out = np.empty((n, h + top + bottom, w + left + right, c), x.dtype)
-    # Fill only the border, then copy the image once.
-    out[:, :top] = value
-    out[:, top + h :] = value
-    out[:, top : top + h, :left] = value
-    out[:, top : top + h, left + w :] = value
-    out[:, top : top + h, left : left + w] = x
-    return out
-
-
 def pad2d(x, padding, value=0.0):
     """Pad the height and width of NHWC images with a constant.
 
@@ -393,7 +361,7 @@ def pad2d(x, padding, value=0.0):
     >>> pad2d(x, ((0, 1), (2, 0))).shape
     (1, 3, 4, 1)
     """
-    x = _images(x)
+    x = geom.images_arg(x)
     if (
         isinstance(padding, (tuple, list))
         and len(padding) == 2
@@ -407,128 +375,12 @@ def pad2d(x, padding, value=0.0):
         ph, pw = check_int_pair(padding, "padding", minimum=0)
         pads = ((ph, ph), (pw, pw))
     value = check_real(value, "value")
-    return _pad(x.astype(_result_dtype(x.dtype), copy=False), pads, value)
+    return geom.pad_border(x.astype(geom.result_dtype(x.dtype), copy=False), pads, value)
 
 
 # --------------------------------------------------------------------------
 # Argument checks shared by the ops
 # --------------------------------------------------------------------------
-
-
-def _result_dtype(*dtypes) -> np.dtype:
-    return np.result_type(*dtypes, np.float32)
-
-
-def _images(x, name: str = "x") -> np.ndarray:
-    x = check_not_empty(check_array(x, name, ndim=4, layout="(N, H, W, C)"), name)
-    check_positive_int(x.shape[1], f"{name}.shape[1] (height)")
-    check_positive_int(x.shape[2], f"{name}.shape[2] (width)")
-    return x
-
-
-def _kernel(kernel, layout: str) -> np.ndarray:
-    kernel = check_array(kernel, "kernel", ndim=4, layout=layout)
-    check_positive_int(kernel.shape[0], "kernel.shape[0] (kh)")
-    check_positive_int(kernel.shape[1], "kernel.shape[1] (kw)")
-    return kernel
-
-
-def _bias(bias, channels: int, meaning: str):
-    if bias is None:
-        return None
-    bias = check_array(bias, "bias", ndim=1, layout="(C_out,)")
-    check_axis_size(bias, "bias", 0, channels, meaning=meaning)
-    return bias
-
-
-class _Geometry(NamedTuple):
-    """Where a sliding window goes: the checked arguments and the output size."""
-
-    pads: tuple  # ((top, bottom), (left, right))
-    strides: tuple  # (s_h, s_w)
-    dilation: tuple  # (d_h, d_w)
-    window: tuple  # (kh, kw)
-    out_hw: tuple  # (H_out, W_out)
-
-
-def _geometry(x, window, strides, padding, dilation, *, name, value, window_text, padding_arg) -> _Geometry:
-    """Pads and output size for a (kh, kw) window sliding over ``x``."""
-    h, w = x.shape[1:3]
-    span = tuple(d * (k - 1) + 1 for k, d in zip(window, dilation))
-    pads = _pads(padding, (h, w), span, strides)
-    padded = (h + sum(pads[0]), w + sum(pads[1]))
-    input_text = "input x" if padding == "valid" else f"input x padded with padding={padding_arg!r}"
-    check_window_fits(span, padded, name, value, window_text=window_text, input_text=input_text)
-    out_hw = tuple((n - k) // s + 1 for n, k, s in zip(padded, span, strides))
-    return _Geometry(pads, strides, dilation, window, out_hw)
-
-
-def _conv_args(x, kernel, bias, strides, padding, dilation_rate):
-    """Check conv2d's arguments; return x, kernel, bias (in the result dtype) and the geometry."""
-    x = _images(x)
-    kernel = _kernel(kernel, "(kh, kw, C_in, C_out)")
-    check_axis_size(kernel, "kernel", 2, x.shape[3], meaning="C_in, to match x.shape[-1]")
-    bias = _bias(bias, kernel.shape[3], "C_out, to match kernel.shape[-1]")
-    strides = check_int_pair(strides, "strides")
-    dilation = check_int_pair(dilation_rate, "dilation_rate")
-    geo = _geometry(
-        x,
-        kernel.shape[:2],
-        strides,
-        check_padding(padding),
-        dilation,
-        name="kernel",
-        value=kernel,
-        window_text=f"window d*(k-1)+1 (dilation_rate={dilation_rate!r})",
-        padding_arg=padding,
-    )
-    dtype = _result_dtype(x.dtype, kernel.dtype, *(() if bias is None else (bias.dtype,)))
-    x = x.astype(dtype, copy=False)
-    kernel = kernel.astype(dtype, copy=False)
-    bias = None if bias is None else bias.astype(dtype, copy=False)
-    return x, kernel, bias, geo
-
-
-def _pool_args(x, pool_size, strides, padding):
-    x = _images(x)
-    pool = check_int_pair(pool_size, "pool_size")
-    strides = pool if strides is None else check_int_pair(strides, "strides")
-    geo = _geometry(
-        x,
-        pool,
-        strides,
-        check_padding(padding, explicit=False),
-        (1, 1),
-        name="pool_size",
-        value=pool_size,
-        window_text="window",
-        padding_arg=padding,
-    )
-    return x.astype(_result_dtype(x.dtype), copy=False), geo
-
-
-def _windows(xp: np.ndarray, geo: _Geometry) -> np.ndarray:
-    """Read-only view of every window: shape (N, H_out, W_out, kh, kw, C).
-
-    ``view[n, i, j, u, v, c] = xp[n, i*s_h + u*d_h, j*s_w + v*d_w, c]`` with no
-    copy (``xp`` must be C-contiguous). The window axes come before the channel
-    axis so that, with ``d_w = 1``, each kernel row ``(kw, C)`` is one
-    contiguous run of memory, which makes copying the view fast.
-    """
-    n, h, w, c = xp.shape
-    # The strides of a C-contiguous array, worked out from its shape: NumPy may
-    # report any stride for an axis of length 1 (``x[None, ..., None]`` has
-    # stride 0 there), and the merged (kw, C) row below relies on these.
-    sc = xp.itemsize
-    sw, sh, sn = c * sc, w * c * sc, h * w * c * sc
-    (ho, wo), (kh, kw) = geo.out_hw, geo.window
-    (s_h, s_w), (d_h, d_w) = geo.strides, geo.dilation
-    return as_strided(
-        xp,
-        shape=(n, ho, wo, kh, kw, c),
-        strides=(sn, s_h * sh, s_w * sw, d_h * sh, d_w * sw, sc),
-        writeable=False,
-    )
 
 
 # --------------------------------------------------------------------------
@@ -604,8 +456,8 @@ def conv2d(x, kernel, bias=None, *, strides=1, padding="valid", dilation_rate=1)
     array([[10., 24.],
            [51., 90.]], dtype=float32)
     """
-    x, kernel, bias, geo = _conv_args(x, kernel, bias, strides, padding, dilation_rate)
-    xp = _pad(x, geo.pads, 0)
+    x, kernel, bias, geo = geom.conv_args(x, kernel, bias, strides, padding, dilation_rate)
+    xp = geom.pad_border(x, geo.pads, 0)
     n, c_in = x.shape[0], x.shape[3]
     kh, kw, _, c_out = kernel.shape
     ho, wo = geo.out_hw
@@ -614,7 +466,7 @@ def conv2d(x, kernel, bias=None, *, strides=1, padding="valid", dilation_rate=1)
     out = np.empty((n, ho, wo, c_out), x.dtype)
     if out.size == 0:
         return out
-    windows = _windows(xp, geo)
+    windows = geom.windows(xp, geo)
     if geo.dilation[1] == 1:
         # (kw, C_in) is contiguous in xp: copy each kernel row in one run.
         windows = as_strided(
@@ -692,8 +544,8 @@ def conv2d_loop(x, kernel, bias=None, *, strides=1, padding="valid", dilation_ra
     array([[45., 54.],
            [81., 90.]])
     """
-    x, w, b, geo = _conv_args(x, kernel, bias, strides, padding, dilation_rate)
-    xp = _pad(x, geo.pads, 0)
+    x, w, b, geo = geom.conv_args(x, kernel, bias, strides, padding, dilation_rate)
+    xp = geom.pad_border(x, geo.pads, 0)
     N, H_out, W_out, C_out = x.shape[0], geo.out_hw[0], geo.out_hw[1], w.shape[3]
     C_in, k1, k2 = x.shape[3], w.shape[0], w.shape[1]
     s1, s2 = geo.strides
@@ -754,10 +606,10 @@ def im2col(x, kernel_size, *, strides=1, padding="valid", dilation_rate=1):
     array([[54., 63.],
            [90., 99.]])
     """
-    x = _images(x)
+    x = geom.images_arg(x)
     window = check_int_pair(kernel_size, "kernel_size")
     dilation = check_int_pair(dilation_rate, "dilation_rate")
-    geo = _geometry(
+    geo = geom.geometry(
         x,
         window,
         check_int_pair(strides, "strides"),
@@ -768,8 +620,8 @@ def im2col(x, kernel_size, *, strides=1, padding="valid", dilation_rate=1):
         window_text=f"window d*(k-1)+1 (dilation_rate={dilation_rate!r})",
         padding_arg=padding,
     )
-    x = x.astype(_result_dtype(x.dtype), copy=False)
-    windows = _windows(_pad(x, geo.pads, 0), geo)
+    x = x.astype(geom.result_dtype(x.dtype), copy=False)
+    windows = geom.windows(geom.pad_border(x, geo.pads, 0), geo)
     return np.ascontiguousarray(windows.reshape(-1, window[0] * window[1] * x.shape[3]).T)
 
 
@@ -813,13 +665,13 @@ def conv2d_transpose(x, kernel, bias=None, *, strides=1, padding="valid"):
     >>> conv2d_transpose(x, k, strides=2, padding="same")[0, 0, :, 0]   # crop to H s = 4
     array([1., 1., 3., 2.])
     """
-    x = _images(x)
-    kernel = _kernel(kernel, "(kh, kw, C_out, C_in)")
+    x = geom.images_arg(x)
+    kernel = geom.kernel_arg(kernel, "(kh, kw, C_out, C_in)")
     check_axis_size(kernel, "kernel", 3, x.shape[3], meaning="C_in, to match x.shape[-1]")
-    bias = _bias(bias, kernel.shape[2], "C_out, to match kernel.shape[2]")
+    bias = geom.bias_arg(bias, kernel.shape[2], "C_out, to match kernel.shape[2]")
     s_h, s_w = check_int_pair(strides, "strides")
     padding = check_padding(padding, explicit=False)
-    dtype = _result_dtype(x.dtype, kernel.dtype, *(() if bias is None else (bias.dtype,)))
+    dtype = geom.result_dtype(x.dtype, kernel.dtype, *(() if bias is None else (bias.dtype,)))
     x = x.astype(dtype, copy=False)
     kernel = kernel.astype(dtype, copy=False)
 
@@ -903,7 +755,7 @@ def _reduce_axis(a, axis, ufunc, taps, pad_before, stride, out=None):
     return out
 
 
-def _pool(x, ufunc, geo: _Geometry) -> np.ndarray:
+def _pool(x, ufunc, geo: geom.Geometry) -> np.ndarray:
     """``ufunc``-reduce every window of ``x`` (unpadded) over its real entries.
 
     Separable: a max (or sum) over a kh x kw window is the max over kw
@@ -964,7 +816,7 @@ def max_pool2d(x, pool_size=2, *, strides=None, padding="valid"):
     array([[5., 6.],
            [7., 8.]], dtype=float32)
     """
-    x, geo = _pool_args(x, pool_size, strides, padding)
+    x, geo = geom.pool_args(x, pool_size, strides, padding)
     return _pool(x, np.maximum, geo)
 
 
@@ -994,8 +846,8 @@ def max_pool2d_loop(x, pool_size=2, *, strides=None, padding="valid"):
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    x, geo = _pool_args(x, pool_size, strides, padding)
-    xp = _pad(x, geo.pads, -np.inf)
+    x, geo = geom.pool_args(x, pool_size, strides, padding)
+    xp = geom.pad_border(x, geo.pads, -np.inf)
     N, C = x.shape[0], x.shape[3]
     H_out, W_out = geo.out_hw
     k1, k2 = geo.window
@@ -1011,12 +863,6 @@ def max_pool2d_loop(x, pool_size=2, *, strides=None, padding="valid"):
                             best = max(best, xp[n, i * s1 + u, j * s2 + v, c])
                     out[n, i, j, c] = best
     return out
-
-
-def _window_counts(size, pad_before, window, stride, out_size):
-    """How many real (un-padded) entries each window covers along one axis."""
-    start = np.arange(out_size) * stride - pad_before
-    return np.minimum(start + window, size) - np.maximum(start, 0)
 
 
 def avg_pool2d(x, pool_size=2, *, strides=None, padding="valid"):
@@ -1051,14 +897,14 @@ def avg_pool2d(x, pool_size=2, *, strides=None, padding="valid"):
     array([[2. , 3.5],
            [6.5, 8. ]])
     """
-    x, geo = _pool_args(x, pool_size, strides, padding)
+    x, geo = geom.pool_args(x, pool_size, strides, padding)
     out = _pool(x, np.add, geo)
     if geo.pads == ((0, 0), (0, 0)):
         out /= geo.window[0] * geo.window[1]
     else:
         (h, w), (ho, wo) = x.shape[1:3], geo.out_hw
-        count_h = _window_counts(h, geo.pads[0][0], geo.window[0], geo.strides[0], ho)
-        count_w = _window_counts(w, geo.pads[1][0], geo.window[1], geo.strides[1], wo)
+        count_h = geom.window_counts(h, geo.pads[0][0], geo.window[0], geo.strides[0], ho)
+        count_w = geom.window_counts(w, geo.pads[1][0], geo.window[1], geo.strides[1], wo)
         out /= (count_h[:, None] * count_w[None, :])[:, :, None].astype(out.dtype)
     return out
 
@@ -1109,10 +955,10 @@ def upsample2d(x, size=2, *, interpolation="nearest"):
     >>> upsample2d(x, size=(1, 2), interpolation="bilinear")[0, 0, :, 0]
     array([1.  , 1.25, 1.75, 2.  ])
     """
-    x = _images(x)
+    x = geom.images_arg(x)
     f_h, f_w = check_int_pair(size, "size")
     interpolation = check_choice(interpolation, "interpolation", ("nearest", "bilinear"))
-    x = x.astype(_result_dtype(x.dtype), copy=False)
+    x = x.astype(geom.result_dtype(x.dtype), copy=False)
     n, h, w, c = x.shape
     if interpolation == "nearest":
         out = np.empty((n, h, f_h, w, f_w, c), x.dtype)
@@ -1148,7 +994,7 @@ def relu(x):
     array([0., 0., 3.])
     """
     x = check_array(x, "x")
-    dtype = _result_dtype(x.dtype)
+    dtype = geom.result_dtype(x.dtype)
     return np.maximum(x, dtype.type(0), dtype=dtype)
 
 
@@ -1178,7 +1024,7 @@ def softmax(x, axis=-1):
     """
     x = check_array(x, "x")
     axis = check_axis(axis, x.ndim)
-    x = x.astype(_result_dtype(x.dtype), copy=False)
+    x = x.astype(geom.result_dtype(x.dtype), copy=False)
     z = x - x.max(axis=axis, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=axis, keepdims=True)
@@ -1212,7 +1058,7 @@ def log_softmax(x, axis=-1):
     """
     x = check_array(x, "x")
     axis = check_axis(axis, x.ndim)
-    x = x.astype(_result_dtype(x.dtype), copy=False)
+    x = x.astype(geom.result_dtype(x.dtype), copy=False)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
