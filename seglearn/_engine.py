@@ -148,6 +148,30 @@ def _architecture_key(model):
     return (type(model).__name__, text, variables)
 
 
+class _ConcreteCalls:
+    """A ``tf.function`` called through the concrete function of its arguments' shapes.
+
+    Calling a ``tf.function`` works out the trace type of every argument on
+    every call; with the step's 100-200 variables that takes several
+    milliseconds, as long as a small model's whole step. Here it happens once
+    per shape of the tensor arguments (the variables' shapes are the
+    architecture's, fixed); later calls go straight to the traced graph.
+    """
+
+    def __init__(self, function):
+        self.function = function
+        self._concrete = {}
+
+    def __call__(self, *args):
+        key = tuple((tuple(a.shape), a.dtype) for a in args if isinstance(a, tf.Tensor))
+        if key not in self._concrete:
+            self._concrete[key] = self.function.get_concrete_function(*args)
+        return self._concrete[key](*args)
+
+    def experimental_get_tracing_count(self):
+        return self.function.experimental_get_tracing_count()
+
+
 class _Engine:
     """The traced training step and forward pass of one architecture.
 
@@ -163,12 +187,26 @@ class _Engine:
         self.template = template
         self.num_classes = int(template.output_shape[-1])
         self._steps = {}
-        self.forward = tf.function(self._forward)
+        self._forward_fn = tf.function(self._forward)
+        self._forwards = {}
 
     def _forward(self, trainable, non_trainable, images):
         values = [v.read_value() for v in trainable]
         logits, _ = self.template.stateless_call(values, [v.read_value() for v in non_trainable], images, training=False)
         return tf.cast(logits, tf.float32)
+
+    def forward(self, trainable, non_trainable, images):
+        """Logits (B, H, W, K) of ``images`` (B, H, W, C), a tensor, with these variables.
+
+        Traced once per image size and dtype, for any batch size B (the graph
+        has no fixed batch dimension), so that validation, :func:`seglearn.inference.predict`
+        and :func:`seglearn.inference.evaluate` share one graph whatever their batches.
+        """
+        key = (tuple(images.shape[1:]), images.dtype)
+        if key not in self._forwards:
+            spec = tf.TensorSpec([None, *images.shape[1:]], images.dtype)
+            self._forwards[key] = self._forward_fn.get_concrete_function(trainable, non_trainable, spec)
+        return self._forwards[key](trainable, non_trainable, images)
 
     def step(self, optimizer, loss_fn, weighted, weight_decay, loss_key, symmetries=False):
         """The training step for these settings, traced on first use.
@@ -180,7 +218,7 @@ class _Engine:
         key = (optimizer, loss_key, weighted, weight_decay, symmetries)
         if key not in self._steps:
             step = self._make_step(optimizer, loss_fn, weighted, weight_decay, symmetries)
-            self._steps[key] = (tf.function(step), loss_fn)
+            self._steps[key] = (_ConcreteCalls(tf.function(step)), loss_fn)
         return self._steps[key][0]
 
     def _make_step(self, optimizer, loss_fn, weighted, weight_decay, symmetries):
@@ -231,20 +269,19 @@ def _engine_for(model) -> _Engine:
     return _ENGINES[key]
 
 
-def _forward_logits(model, images, batch_size) -> np.ndarray:
+def _forward_logits(model, images, batch_size, engine=None) -> np.ndarray:
     """Logits of ``images`` (N, H, W, C) in equal batches of at most ``batch_size``.
 
-    The last batch is padded with zeros (and the padding's logits dropped) so
-    that one traced graph serves every batch.
+    ``engine`` is ``_engine_for(model)``, looked up here when not given (a
+    caller with many calls, such as tiling or validation, looks it up once:
+    the lookup reads the model's whole config).
     """
-    engine = _engine_for(model)
+    engine = engine or _engine_for(model)
     trainable = _tf_variables(model.trainable_variables)
     non_trainable = _tf_variables(model.non_trainable_variables)
-    batch = math.ceil(len(images) / math.ceil(len(images) / batch_size))  # equal batches: little padding
-    out = []
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
-        if len(chunk) < batch:
-            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        out.append(engine.forward(trainable, non_trainable, tf.constant(chunk)).numpy())
-    return np.concatenate(out)[: len(images)]
+    batch = math.ceil(len(images) / math.ceil(len(images) / batch_size))  # equal batches
+    out = [
+        engine.forward(trainable, non_trainable, tf.constant(images[start : start + batch])).numpy()
+        for start in range(0, len(images), batch)
+    ]
+    return np.concatenate(out)

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from seglearn import metrics, ops
-from seglearn._engine import _forward_logits
+from seglearn._engine import _engine_for, _forward_logits
 from seglearn._validation import (
     check_bool,
     check_int_pair,
@@ -54,7 +54,7 @@ def _check_tiling(tile_size, overlap):
     return tile, overlap
 
 
-def _tiled_logits(model, image, tile, overlap, batch_size):
+def _tiled_logits(model, image, tile, overlap, batch_size, engine):
     """Logits of one (H, W, C) image by overlap-tiling; see :func:`predict`."""
     height, width, channels = image.shape
     (th, tw), (oh, ow) = tile, overlap
@@ -68,15 +68,19 @@ def _tiled_logits(model, image, tile, overlap, batch_size):
     tiles = np.stack(
         [padded[i * sh : i * sh + th, j * sw : j * sw + tw] for i in range(ny) for j in range(nx)]
     )
-    logits = _forward_logits(model, tiles, batch_size)
+    logits = _forward_logits(model, tiles, batch_size, engine)
     k = logits.shape[-1]
     centres = logits.reshape(ny, nx, th, tw, k)[:, :, mh : mh + sh, mw : mw + sw]
     return centres.transpose(0, 2, 1, 3, 4).reshape(ny * sh, nx * sw, k)[:height, :width]
 
 
-def _predict_logits(model, images, *, tile_size, overlap, batch_size) -> np.ndarray:
-    """Logits (N, H, W, K) of checked images (N, H, W, C); tiles them when needed (see :func:`predict`)."""
+def _predict_logits(model, images, *, tile_size, overlap, batch_size, engine=None) -> np.ndarray:
+    """Logits (N, H, W, K) of checked images (N, H, W, C); tiles them when needed (see :func:`predict`).
+
+    ``engine``: ``_engine_for(model)`` when the caller has it already.
+    """
     (height, width, _), _ = check_segmentation_model(model)
+    engine = engine or _engine_for(model)
     fixed = None not in (height, width)
 
     if tile_size is None and fixed and images.shape[1:3] != (height, width):
@@ -88,7 +92,7 @@ def _predict_logits(model, images, *, tile_size, overlap, batch_size) -> np.ndar
                 f"differs from the images'). Received: overlap={overlap}, tile_size=None"
             )
         try:
-            logits = _forward_logits(model, images, batch_size)
+            logits = _forward_logits(model, images, batch_size, engine)
         except (ValueError, tf.errors.InvalidArgumentError) as exc:
             raise ValueError(
                 f"`images` of size {images.shape[1]}x{images.shape[2]} do not fit the model "
@@ -103,7 +107,7 @@ def _predict_logits(model, images, *, tile_size, overlap, batch_size) -> np.ndar
                 f"Received: tile_size={tile_size}"
             )
         logits = np.stack(
-            [_tiled_logits(model, image, tile, overlap, batch_size) for image in images]
+            [_tiled_logits(model, image, tile, overlap, batch_size, engine) for image in images]
         )
     return logits
 

@@ -373,10 +373,22 @@ class _Progress:
             print(flush=True)
 
 
-def _validate(model, val, loss_fn, batch_size, tile_size):
-    """Validation loss, pixel accuracy and mean IoU of ``model`` on ``val``."""
+#: Pixels per forward batch of the validation pass: 2**18 (256 images of 32 x 32,
+#: 16 of 128 x 128), so that small images validate in a few large batches.
+VALIDATION_BATCH_PIXELS = 2**18
+
+
+def _validate(model, val, loss_fn, batch_size, tile_size, engine):
+    """Validation loss, pixel accuracy and mean IoU of ``model`` on ``val``.
+
+    The forward pass runs in batches of at least ``batch_size`` images and
+    :data:`VALIDATION_BATCH_PIXELS` pixels (the batch does not change the
+    logits: batch normalisation uses its moving statistics here).
+    """
     images, masks = val
-    logits = _predict_logits(model, images, tile_size=tile_size, overlap=None, batch_size=batch_size)
+    pixels = (tile_size[0] * tile_size[1]) if tile_size is not None else images.shape[1] * images.shape[2]
+    batch_size = max(batch_size, VALIDATION_BATCH_PIXELS // pixels)
+    logits = _predict_logits(model, images, tile_size=tile_size, overlap=None, batch_size=batch_size, engine=engine)
     loss = float(_mean_loss(loss_fn, tf.constant(masks.astype(np.int32)), tf.constant(logits), None))
     k = logits.shape[-1]
     cm = metrics.confusion_matrix(masks, np.argmax(logits, axis=-1), k)
@@ -692,7 +704,7 @@ def train(
                 f"(Received: learning_rate={learning_rate})"
             )
         if val is not None:
-            logs.update(_validate(model, val, loss_fn, max(batch_size, 16), tile_size))
+            logs.update(_validate(model, val, loss_fn, max(batch_size, 16), tile_size, engine))
         logs["lr"] = lr
         logs["seconds"] = time.perf_counter() - start
         for name, value in logs.items():
