@@ -85,6 +85,30 @@ def test_predict_shapes_types_and_probabilities():
     np.testing.assert_array_equal(inference.predict(model, images[1]), labels[1])
 
 
+def test_one_traced_forward_pass_serves_every_batch_size():
+    # predict, evaluate and train's validation run the engine's forward pass in batches of
+    # their own sizes (equal batches: 7 images at batch_size=3 are 3 batches of 3, 3 and 1):
+    # one graph per image size serves them all, and gives the logits of the model itself.
+    from seglearn import _engine
+
+    model = tiny_unet(num_classes=3, base_filters=6)
+    images, masks = threshold_data(7)
+    expected = keras.ops.convert_to_numpy(model(images, training=False))
+    for batch_size in (3, 16, 1):
+        np.testing.assert_allclose(_engine._forward_logits(model, images, batch_size), expected, atol=1e-5)
+    inference.evaluate(model, images[:5], masks[:5])
+    engine = _engine._engine_for(model)
+    assert engine._forward_fn.experimental_get_tracing_count() == 1
+    # larger images are tiled into the model's fixed 16 x 16: still the same graph
+    assert inference.predict(model, threshold_data(2, size=24)[0]).shape == (2, 24, 24)
+    assert engine._forward_fn.experimental_get_tracing_count() == 1
+    # a model without a fixed size gets one graph per image size
+    free = models.unet((None, None, 1), 2, depth=1, base_filters=4)
+    for size in (16, 16, 24):
+        inference.predict(free, threshold_data(3, size=size)[0], batch_size=2)
+    assert _engine._engine_for(free)._forward_fn.experimental_get_tracing_count() == 2
+
+
 def test_predict_with_controlled_logits():
     truth = np.random.default_rng(0).integers(0, 3, (2, 10, 14))
     np.testing.assert_array_equal(inference.predict(label_model(3), one_hot_images(truth, 3)), truth)
