@@ -156,16 +156,26 @@ class _ConcreteCalls:
     milliseconds, as long as a small model's whole step. Here it happens once
     per shape of the tensor arguments (the variables' shapes are the
     architecture's, fixed); later calls go straight to the traced graph.
+    With ``any_batch=True`` the first axis of every tensor argument is left
+    free: one graph serves every batch size.
     """
 
-    def __init__(self, function):
+    def __init__(self, function, *, any_batch=False):
         self.function = function
+        self.any_batch = any_batch
         self._concrete = {}
 
+    def _spec(self, tensor):
+        shape = tensor.shape.as_list()
+        if self.any_batch and shape:
+            shape[0] = None
+        return tf.TensorSpec(shape, tensor.dtype)
+
     def __call__(self, *args):
-        key = tuple((tuple(a.shape), a.dtype) for a in args if isinstance(a, tf.Tensor))
+        specs = [self._spec(a) if isinstance(a, tf.Tensor) else a for a in args]
+        key = tuple(spec for spec in specs if isinstance(spec, tf.TensorSpec))
         if key not in self._concrete:
-            self._concrete[key] = self.function.get_concrete_function(*args)
+            self._concrete[key] = self.function.get_concrete_function(*specs)
         return self._concrete[key](*args)
 
     def experimental_get_tracing_count(self):
@@ -187,26 +197,14 @@ class _Engine:
         self.template = template
         self.num_classes = int(template.output_shape[-1])
         self._steps = {}
-        self._forward_fn = tf.function(self._forward)
-        self._forwards = {}
+        # traced once per image size, for any batch size: validation, predict
+        # and evaluate share one graph whatever their batches
+        self.forward = _ConcreteCalls(tf.function(self._forward), any_batch=True)
 
     def _forward(self, trainable, non_trainable, images):
         values = [v.read_value() for v in trainable]
         logits, _ = self.template.stateless_call(values, [v.read_value() for v in non_trainable], images, training=False)
         return tf.cast(logits, tf.float32)
-
-    def forward(self, trainable, non_trainable, images):
-        """Logits (B, H, W, K) of ``images`` (B, H, W, C), a tensor, with these variables.
-
-        Traced once per image size and dtype, for any batch size B (the graph
-        has no fixed batch dimension), so that validation, :func:`seglearn.inference.predict`
-        and :func:`seglearn.inference.evaluate` share one graph whatever their batches.
-        """
-        key = (tuple(images.shape[1:]), images.dtype)
-        if key not in self._forwards:
-            spec = tf.TensorSpec([None, *images.shape[1:]], images.dtype)
-            self._forwards[key] = self._forward_fn.get_concrete_function(trainable, non_trainable, spec)
-        return self._forwards[key](trainable, non_trainable, images)
 
     def step(self, optimizer, loss_fn, weighted, weight_decay, loss_key, symmetries=False):
         """The training step for these settings, traced on first use.
@@ -269,14 +267,13 @@ def _engine_for(model) -> _Engine:
     return _ENGINES[key]
 
 
-def _forward_logits(model, images, batch_size, engine=None) -> np.ndarray:
+def _forward_logits(model, images, batch_size, engine) -> np.ndarray:
     """Logits of ``images`` (N, H, W, C) in equal batches of at most ``batch_size``.
 
-    ``engine`` is ``_engine_for(model)``, looked up here when not given (a
-    caller with many calls, such as tiling or validation, looks it up once:
-    the lookup reads the model's whole config).
+    ``engine`` is ``_engine_for(model)``, which the caller looks up once for
+    all its calls (tiling calls this per image; the lookup reads the model's
+    whole config).
     """
-    engine = engine or _engine_for(model)
     trainable = _tf_variables(model.trainable_variables)
     non_trainable = _tf_variables(model.non_trainable_variables)
     batch = math.ceil(len(images) / math.ceil(len(images) / batch_size))  # equal batches

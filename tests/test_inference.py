@@ -95,18 +95,19 @@ def test_one_traced_forward_pass_serves_every_batch_size():
     images, masks = threshold_data(7)
     expected = keras.ops.convert_to_numpy(model(images, training=False))
     for batch_size in (3, 16, 1):
-        np.testing.assert_allclose(_engine._forward_logits(model, images, batch_size), expected, atol=1e-5)
+        logits = _engine._forward_logits(model, images, batch_size, _engine._engine_for(model))
+        np.testing.assert_allclose(logits, expected, atol=1e-5)
     inference.evaluate(model, images[:5], masks[:5])
     engine = _engine._engine_for(model)
-    assert engine._forward_fn.experimental_get_tracing_count() == 1
+    assert engine.forward.experimental_get_tracing_count() == 1
     # larger images are tiled into the model's fixed 16 x 16: still the same graph
     assert inference.predict(model, threshold_data(2, size=24)[0]).shape == (2, 24, 24)
-    assert engine._forward_fn.experimental_get_tracing_count() == 1
+    assert engine.forward.experimental_get_tracing_count() == 1
     # a model without a fixed size gets one graph per image size
     free = models.unet((None, None, 1), 2, depth=1, base_filters=4)
     for size in (16, 16, 24):
         inference.predict(free, threshold_data(3, size=size)[0], batch_size=2)
-    assert _engine._engine_for(free)._forward_fn.experimental_get_tracing_count() == 2
+    assert _engine._engine_for(free).forward.experimental_get_tracing_count() == 2
 
 
 def test_predict_with_controlled_logits():
